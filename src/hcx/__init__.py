@@ -1,0 +1,3 @@
+"""hcx: a durable exchange engine for options."""
+
+__version__ = "0.1.0"

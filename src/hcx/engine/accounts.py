@@ -1,0 +1,138 @@
+"""Wallets: cash, collateral held, and one exposure per instrument traded.
+
+Collateral is held per (wallet, instrument) and recomputed from that exposure whenever
+it changes, so it can never drift from the orders and positions it covers:
+
+    required = resting buys' premium + worst fee
+             + margin x (sells not covered by a long + short position)
+             + net premium received for the short position
+
+A sell covered by a long position needs no margin. ``Wallet.reserved`` is the sum of
+``required`` over the wallet's exposures; ``available = total - reserved``.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from hcx.engine.book import Order
+from hcx.engine.numbers import SCALE, fee_for
+from hcx.engine.risk import margin_for
+
+
+@attrs.define(slots=True, eq=False)
+class Exposure:
+    """One wallet's stake in one instrument.
+
+    ``cost`` is the signed premium of the open position (paid > 0 for a long, received
+    < 0 for a short), ``cash_basis`` the same with fees, ``buy_reserved`` what resting
+    buys hold, ``open_sell_size`` the size of resting sells, ``required`` the collateral
+    last computed for all of it.
+    """
+
+    size: int = 0
+    cost: int = 0
+    cash_basis: int = 0
+    realized_pnl: int = 0
+    buy_reserved: int = 0
+    open_sell_size: int = 0
+    required: int = 0
+
+    def entry_price(self, multiplier: int) -> int:
+        """Average open price per contract (display only: rounded toward zero)."""
+        if not self.size:
+            return 0
+        value = abs(self.cost) * SCALE * SCALE // (abs(self.size) * multiplier)
+        return value
+
+    def requirement(self, margin_per_contract: int) -> int:
+        return requirement(
+            self.size, self.cash_basis, self.buy_reserved, self.open_sell_size, margin_per_contract
+        )
+
+
+def requirement(
+    size: int, cash_basis: int, buy_reserved: int, open_sell_size: int, margin_per_contract: int
+) -> int:
+    long = size if size > 0 else 0
+    uncovered = open_sell_size - long
+    at_risk = (uncovered if uncovered > 0 else 0) + (-size if size < 0 else 0)
+    held = buy_reserved
+    if at_risk:
+        held += margin_for(at_risk, margin_per_contract)
+    if size < 0 and cash_basis < 0:
+        held -= cash_basis
+    return held
+
+
+@attrs.define(slots=True, eq=False)
+class Wallet:
+    name: str
+    total: int = 0
+    reserved: int = 0
+    # Resting orders by id; ids only grow, so this is also arrival order.
+    open_orders: dict[int, Order] = attrs.Factory(dict)
+    client_ids: dict[str, int] = attrs.Factory(dict)
+    exposures: dict[str, Exposure] = attrs.Factory(dict)
+
+    @property
+    def available(self) -> int:
+        return self.total - self.reserved
+
+    def exposure(self, symbol: str) -> Exposure:
+        exposure = self.exposures.get(symbol)
+        if exposure is None:
+            exposure = self.exposures[symbol] = Exposure()
+        return exposure
+
+
+def buy_reservation(premium: int, fee_bps: int) -> int:
+    """What a resting buy holds: its premium at the limit plus the worst fee on it."""
+    return premium + fee_for(premium, fee_bps)
+
+
+def apply_fill(
+    wallet: Wallet, exposure: Exposure, side: str, size: int, premium: int, fee: int
+) -> int:
+    """Move cash and position for one fill; returns the realized PnL (fees excluded).
+
+    Closing part of a position releases a pro-rata share of its cost, rounded toward
+    -infinity; the remainder stays with what is left open and is released when the
+    position closes, so the sums stay exact.
+    """
+    buy = side == "buy"
+    wallet.total += -(premium + fee) if buy else premium - fee
+    signed_size = size if buy else -size
+    held = exposure.size
+    if held == 0 or (held > 0) == buy:
+        exposure.size = held + signed_size
+        exposure.cost += premium if buy else -premium
+        exposure.cash_basis += premium + fee if buy else fee - premium
+        return 0
+    held_abs = held if held > 0 else -held
+    closing = size if size < held_abs else held_abs
+    if closing == held_abs:
+        cost_closed, basis_closed = exposure.cost, exposure.cash_basis
+    else:
+        cost_closed = exposure.cost * closing // held_abs
+        basis_closed = exposure.cash_basis * closing // held_abs
+    if closing == size:
+        premium_closing, fee_closing = premium, fee
+    else:
+        premium_closing = premium * closing // size
+        fee_closing = fee * closing // size
+    realized = -(premium_closing + cost_closed) if buy else premium_closing - cost_closed
+    exposure.realized_pnl += realized
+    exposure.cost -= cost_closed
+    exposure.cash_basis -= basis_closed
+    exposure.size = held + (closing if buy else -closing)
+    opening = size - closing
+    if opening:
+        premium_opening = premium - premium_closing
+        fee_opening = fee - fee_closing
+        exposure.size += opening if buy else -opening
+        exposure.cost += premium_opening if buy else -premium_opening
+        exposure.cash_basis += (
+            premium_opening + fee_opening if buy else fee_opening - premium_opening
+        )
+    return realized

@@ -1,0 +1,135 @@
+"""One instrument's order book: price levels in price-time priority.
+
+Each side maps price -> level, a ``SortedDict`` so the best price is an end of the sorted
+keys; each level is an ``OrderedDict`` keyed by order id, which keeps arrival order and
+removes any order in O(1) (a plain dict degrades when drained from the front). The
+total size of each level is kept beside it for market-data updates.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+
+import attrs
+from sortedcontainers import SortedDict
+
+from hcx.engine.commands import SelfTradePrevention, Side, TimeInForce
+from hcx.engine.outputs import Level, OrderStatus
+
+
+@attrs.define(slots=True, eq=False)
+class Order:
+    """A live order. ``reserved`` is the collateral a resting buy holds (0 for sells,
+    whose margin is held per position in ``accounts``)."""
+
+    order_id: int
+    request_id: str
+    wallet: str
+    symbol: str
+    side: Side
+    price: int
+    size: int
+    remaining: int
+    tif: TimeInForce
+    post_only: bool
+    reduce_only: bool
+    mmp: bool
+    client_id: str | None
+    stp: SelfTradePrevention
+    ts_ms: int
+    reserved: int = 0
+    status: OrderStatus = "open"
+    reason: str | None = None
+
+    @property
+    def filled(self) -> int:
+        return self.size - self.remaining
+
+
+class BookSide:
+    """One side of a book. ``best()`` is the highest bid or the lowest ask."""
+
+    __slots__ = ("_best_index", "levels", "sizes")
+
+    def __init__(self, descending: bool) -> None:
+        self.levels: SortedDict = SortedDict()
+        self.sizes: dict[int, int] = {}
+        self._best_index = -1 if descending else 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sizes)
+
+    def best(self) -> tuple[int, OrderedDict[int, Order]]:
+        price, level = self.levels.peekitem(self._best_index)
+        return price, level
+
+    def best_price(self) -> int | None:
+        if not self.sizes:
+            return None
+        price: int = self.levels.peekitem(self._best_index)[0]
+        return price
+
+    def add(self, order: Order) -> None:
+        level = self.levels.get(order.price)
+        if level is None:
+            level = OrderedDict()
+            self.levels[order.price] = level
+        level[order.order_id] = order
+        self.sizes[order.price] = self.sizes.get(order.price, 0) + order.remaining
+
+    def remove(self, order: Order) -> None:
+        """Take ``order`` out with its current ``remaining``."""
+        price = order.price
+        level = self.levels[price]
+        del level[order.order_id]
+        if level:
+            self.sizes[price] -= order.remaining
+        else:
+            del self.levels[price]
+            del self.sizes[price]
+
+    def reduce(self, order: Order, size: int) -> None:
+        """``order`` lost ``size`` to a fill but keeps its place."""
+        self.sizes[order.price] -= size
+
+    def in_priority(self) -> Iterator[tuple[int, OrderedDict[int, Order]]]:
+        """Levels from the best price outward (read only; do not mutate while iterating)."""
+        keys = self.levels.keys()
+        ordered = reversed(keys) if self._best_index == -1 else iter(keys)
+        for price in ordered:
+            yield price, self.levels[price]
+
+    def depth(self) -> list[Level]:
+        """All levels as (price, size), best first."""
+        return [(price, self.sizes[price]) for price, _ in self.in_priority()]
+
+    def orders(self) -> Iterator[Order]:
+        for _, level in self.in_priority():
+            yield from level.values()
+
+
+class Book:
+    __slots__ = ("asks", "bids", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids = BookSide(descending=True)
+        self.asks = BookSide(descending=False)
+
+    def side(self, side: Side) -> BookSide:
+        return self.bids if side == "buy" else self.asks
+
+    def opposite(self, side: Side) -> BookSide:
+        return self.asks if side == "buy" else self.bids
+
+    def crosses(self, side: Side, price: int) -> bool:
+        """Would an order at ``price`` on ``side`` meet a resting order?"""
+        if side == "buy":
+            best = self.asks.best_price()
+            return best is not None and best <= price
+        best = self.bids.best_price()
+        return best is not None and best >= price
+
+    def level_size(self, side: Side, price: int) -> int:
+        return self.side(side).sizes.get(price, 0)

@@ -1,0 +1,169 @@
+"""The engine's only input: an ``Envelope`` holding one command.
+
+Commands are frozen attrs classes whose class names are the protocol's message types.
+Values are already integers (see ``numbers``): parsing and field-shape checks happen at
+the edge, the engine's own rules (ticks, lots, balances, ownership) happen in ``apply``.
+The envelope's ``seq`` and ``ts_ms`` are assigned by the sequencer, never by a client, so
+replaying the same envelopes reproduces the same state.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+Side = Literal["buy", "sell"]
+TimeInForce = Literal["gtc", "ioc", "fok"]
+SelfTradePrevention = Literal["cancel_maker", "cancel_taker", "cancel_both"]
+OptionKind = Literal["call", "put"]
+
+SIDES: tuple[Side, ...] = ("buy", "sell")
+TIME_IN_FORCE: tuple[TimeInForce, ...] = ("gtc", "ioc", "fok")
+STP_MODES: tuple[SelfTradePrevention, ...] = ("cancel_maker", "cancel_taker", "cancel_both")
+OPTION_KINDS: tuple[OptionKind, ...] = ("call", "put")
+
+
+@attrs.frozen
+class PlaceOrder:
+    symbol: str
+    side: Side
+    price: int
+    size: int
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+    reduce_only: bool = False
+    mmp: bool = False
+    client_id: str | None = None
+    stp: SelfTradePrevention = "cancel_maker"
+
+
+@attrs.frozen
+class CancelOrder:
+    order_id: int | None = None
+    client_id: str | None = None
+
+
+@attrs.frozen
+class ReplaceOrder:
+    """Cancel ``order_id`` and place a new order on the same symbol and side, atomically."""
+
+    order_id: int
+    price: int
+    size: int
+    tif: TimeInForce = "gtc"
+    post_only: bool = False
+    reduce_only: bool = False
+    mmp: bool = False
+    client_id: str | None = None
+    stp: SelfTradePrevention = "cancel_maker"
+
+
+@attrs.frozen
+class CancelAll:
+    symbol: str | None = None
+    underlying: str | None = None
+
+
+@attrs.frozen
+class Withdraw:
+    amount: int
+
+
+@attrs.frozen
+class Deposit:
+    """Admin: credit ``wallet`` (not the sender) with ``amount``."""
+
+    wallet: str
+    amount: int
+
+
+@attrs.frozen
+class CreateInstrument:
+    """Admin: list an option. Fees left as ``None`` take the engine's configured defaults."""
+
+    symbol: str
+    underlying: str
+    expiry_ms: int
+    strike: int
+    option: OptionKind
+    tick_size: int
+    lot_size: int
+    multiplier: int = 1_000_000
+    maker_fee_bps: int | None = None
+    taker_fee_bps: int | None = None
+
+
+@attrs.frozen
+class SetIndexPrice:
+    """Admin: the underlying's index price; ``vol`` (scaled, 0.8 = 800000) is kept for MMP."""
+
+    underlying: str
+    price: int
+    vol: int | None = None
+
+
+@attrs.frozen
+class HaltInstrument:
+    symbol: str
+
+
+@attrs.frozen
+class Settle:
+    """Admin: cash-settle an expired instrument at the underlying's settlement price."""
+
+    symbol: str
+    price: int
+
+
+Command = (
+    PlaceOrder
+    | CancelOrder
+    | ReplaceOrder
+    | CancelAll
+    | Withdraw
+    | Deposit
+    | CreateInstrument
+    | SetIndexPrice
+    | HaltInstrument
+    | Settle
+)
+
+ADMIN_COMMANDS: tuple[type[Command], ...] = (
+    Deposit,
+    CreateInstrument,
+    SetIndexPrice,
+    HaltInstrument,
+    Settle,
+)
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    cls.__name__: cls
+    for cls in (
+        PlaceOrder,
+        CancelOrder,
+        ReplaceOrder,
+        CancelAll,
+        Withdraw,
+        Deposit,
+        CreateInstrument,
+        SetIndexPrice,
+        HaltInstrument,
+        Settle,
+    )
+}
+
+
+@attrs.frozen
+class Envelope:
+    """One command as the sequencer orders it.
+
+    ``wallet`` is the authenticated sender (the gateway's word, never the client's);
+    ``request_id`` is the sender's idempotency key and is echoed in the result.
+    """
+
+    seq: int
+    ts_ms: int
+    wallet: str
+    request_id: str
+    command: Command

@@ -1,0 +1,228 @@
+"""Matching one incoming order against the opposite side of its book.
+
+Price-time priority: the best price first, and at a price the oldest order first. A fill
+happens at the resting (maker) order's price. Self-trade prevention follows the incoming
+order's ``stp`` mode; a resting reduce-only order never fills past the position it reduces
+(it is canceled when nothing is left to reduce). ``fok_fillable`` answers, without
+changing anything, whether a fill-or-kill order would fill completely.
+"""
+
+from __future__ import annotations
+
+from hcx.engine.accounts import Exposure, Wallet, apply_fill, buy_reservation
+from hcx.engine.book import Book, BookSide, Order
+from hcx.engine.changes import Changes
+from hcx.engine.instruments import Instrument
+from hcx.engine.numbers import fee_for
+from hcx.engine.outputs import Fill, Trade
+from hcx.engine.state import EngineState
+
+
+def release(order: Order, exposure: Exposure) -> None:
+    """Stop holding collateral for what is left of ``order``."""
+    if order.side == "buy":
+        exposure.buy_reserved -= order.reserved
+        order.reserved = 0
+    else:
+        exposure.open_sell_size -= order.remaining
+
+
+def cancel_resting(
+    state: EngineState, ch: Changes, order: Order, inst: Instrument, reason: str | None
+) -> None:
+    book = state.books[order.symbol]
+    book.side(order.side).remove(order)
+    wallet = state.wallets[order.wallet]
+    del wallet.open_orders[order.order_id]
+    if order.client_id is not None:
+        del wallet.client_ids[order.client_id]
+    del state.orders[order.order_id]
+    exposure = wallet.exposures[order.symbol]
+    release(order, exposure)
+    order.status = "canceled"
+    order.reason = reason
+    ch.orders[order.order_id] = order
+    ch.touch_level(order.symbol, order.side, order.price)
+    ch.touch_exposure(wallet, exposure, inst)
+
+
+def _reducible(exposure: Exposure | None, side: str) -> int:
+    """How much an order on ``side`` can fill before it stops reducing the position."""
+    if exposure is None:
+        return 0
+    reducible = exposure.size if side == "sell" else -exposure.size
+    return reducible if reducible > 0 else 0
+
+
+def fok_fillable(state: EngineState, taker: Order, book: Book) -> bool:
+    needed = taker.remaining
+    buy = taker.side == "buy"
+    limit = taker.price
+    symbol = taker.symbol
+    reduce_used: dict[str, int] = {}
+    for price, level in book.opposite(taker.side).in_priority():
+        if (price > limit) if buy else (price < limit):
+            return False
+        for maker in level.values():
+            if maker.wallet == taker.wallet:
+                if taker.stp == "cancel_maker":
+                    continue
+                return False
+            size = maker.remaining
+            if maker.reduce_only:
+                exposure = state.wallets[maker.wallet].exposures.get(symbol)
+                used = reduce_used.get(maker.wallet, 0)
+                size = min(size, max(_reducible(exposure, maker.side) - used, 0))
+                reduce_used[maker.wallet] = used + size
+            needed -= size
+            if needed <= 0:
+                return True
+    return False
+
+
+def match(
+    state: EngineState,
+    ch: Changes,
+    taker: Order,
+    taker_wallet: Wallet,
+    taker_exposure: Exposure,
+    inst: Instrument,
+) -> str | None:
+    """Fill ``taker`` against the book while prices cross.
+
+    Returns ``"self_trade"`` when self-trade prevention ended the taker, else None.
+    """
+    book = state.books[inst.symbol]
+    opposite = book.opposite(taker.side)
+    buy = taker.side == "buy"
+    limit = taker.price
+    while taker.remaining and opposite.sizes:
+        price, level = opposite.best()
+        if (price > limit) if buy else (price < limit):
+            break
+        maker = next(iter(level.values()))
+        if maker.wallet == taker.wallet:
+            stp = taker.stp
+            if stp != "cancel_taker":
+                cancel_resting(state, ch, maker, inst, "self_trade")
+            if stp != "cancel_maker":
+                return "self_trade"
+            continue
+        size = taker.remaining if taker.remaining < maker.remaining else maker.remaining
+        maker_wallet = state.wallets[maker.wallet]
+        maker_exposure = maker_wallet.exposures[inst.symbol]
+        if maker.reduce_only:
+            reducible = _reducible(maker_exposure, maker.side)
+            if not reducible:
+                cancel_resting(state, ch, maker, inst, "reduce_only_violation")
+                continue
+            size = min(size, reducible)
+        _execute(
+            state,
+            ch,
+            inst,
+            opposite,
+            maker,
+            maker_wallet,
+            maker_exposure,
+            taker,
+            taker_wallet,
+            taker_exposure,
+            price,
+            size,
+        )
+    return None
+
+
+def _consume(order: Order, size: int, exposure: Exposure, inst: Instrument) -> None:
+    order.remaining -= size
+    if order.side == "buy":
+        held = 0
+        if order.remaining:
+            fee_bps = max(inst.maker_fee_bps, inst.taker_fee_bps)
+            held = buy_reservation(inst.premium(order.price, order.remaining), fee_bps)
+        exposure.buy_reserved += held - order.reserved
+        order.reserved = held
+    else:
+        exposure.open_sell_size -= size
+
+
+def _execute(
+    state: EngineState,
+    ch: Changes,
+    inst: Instrument,
+    resting_side: BookSide,
+    maker: Order,
+    maker_wallet: Wallet,
+    maker_exposure: Exposure,
+    taker: Order,
+    taker_wallet: Wallet,
+    taker_exposure: Exposure,
+    price: int,
+    size: int,
+) -> None:
+    symbol = inst.symbol
+    premium = inst.premium(price, size)
+    maker_fee = fee_for(premium, inst.maker_fee_bps)
+    taker_fee = fee_for(premium, inst.taker_fee_bps)
+    if size == maker.remaining:
+        resting_side.remove(maker)
+        del maker_wallet.open_orders[maker.order_id]
+        if maker.client_id is not None:
+            del maker_wallet.client_ids[maker.client_id]
+        del state.orders[maker.order_id]
+        maker.status = "filled"
+    else:
+        resting_side.reduce(maker, size)
+        maker.status = "partially_filled"
+    _consume(maker, size, maker_exposure, inst)
+    _consume(taker, size, taker_exposure, inst)
+    maker_pnl = apply_fill(maker_wallet, maker_exposure, maker.side, size, premium, maker_fee)
+    taker_pnl = apply_fill(taker_wallet, taker_exposure, taker.side, size, premium, taker_fee)
+    state.fees_collected += maker_fee + taker_fee
+
+    trade_id = state.next_trade_id
+    state.next_trade_id = trade_id + 1
+    fill_id = state.next_fill_id
+    state.next_fill_id = fill_id + 2
+    ts, seq = ch.ts, ch.seq
+    events = ch.events
+    events.append(Trade(symbol, trade_id, price, size, taker.side, ts, seq))
+    events.append(
+        Fill(
+            maker.wallet,
+            fill_id,
+            trade_id,
+            maker.order_id,
+            symbol,
+            maker.side,
+            price,
+            size,
+            maker_fee,
+            "maker",
+            maker_pnl,
+            ts,
+            seq,
+        )
+    )
+    events.append(
+        Fill(
+            taker.wallet,
+            fill_id + 1,
+            trade_id,
+            taker.order_id,
+            symbol,
+            taker.side,
+            price,
+            size,
+            taker_fee,
+            "taker",
+            taker_pnl,
+            ts,
+            seq,
+        )
+    )
+    ch.orders[maker.order_id] = maker
+    ch.touch_level(symbol, maker.side, price)
+    ch.touch_position(maker_wallet, maker_exposure, inst)
+    ch.touch_position(taker_wallet, taker_exposure, inst)

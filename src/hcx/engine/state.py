@@ -1,0 +1,58 @@
+"""Everything the engine knows, in plain containers, and the counters that name things.
+
+Handlers in ``orders``, ``matching`` and ``admin`` mutate an ``EngineState``; ``snapshot``
+writes it out and reads it back. Ids come from counters here, so the same commands always
+get the same ids, and an id is never reused.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from hcx.engine.accounts import Wallet
+from hcx.engine.book import Book, Order
+from hcx.engine.config import EngineConfig
+from hcx.engine.instruments import Instrument
+from hcx.engine.risk import short_margin_per_contract
+
+
+@attrs.define(slots=True, eq=False)
+class EngineState:
+    config: EngineConfig = attrs.Factory(EngineConfig)
+    instruments: dict[str, Instrument] = attrs.Factory(dict)
+    books: dict[str, Book] = attrs.Factory(dict)
+    book_seqs: dict[str, int] = attrs.Factory(dict)
+    by_underlying: dict[str, list[str]] = attrs.Factory(dict)
+    index_prices: dict[str, int] = attrs.Factory(dict)
+    index_vols: dict[str, int] = attrs.Factory(dict)
+    wallets: dict[str, Wallet] = attrs.Factory(dict)
+    # Every resting order by id, for cancels and replaces by id.
+    orders: dict[int, Order] = attrs.Factory(dict)
+    next_order_id: int = 1
+    next_trade_id: int = 1
+    next_fill_id: int = 1
+    fees_collected: int = 0
+    deposited: int = 0
+    withdrawn: int = 0
+    # Derived, never snapshotted: margin per contract by symbol, dropped when the index
+    # of its underlying moves.
+    margin_cache: dict[str, int] = attrs.Factory(dict)
+
+    def wallet(self, name: str) -> Wallet:
+        wallet = self.wallets.get(name)
+        if wallet is None:
+            wallet = self.wallets[name] = Wallet(name)
+        return wallet
+
+    def margin_per_contract(self, inst: Instrument) -> int:
+        margin = self.margin_cache.get(inst.symbol)
+        if margin is None:
+            index = self.index_prices.get(inst.underlying)
+            margin = short_margin_per_contract(inst, index, self.config)
+            self.margin_cache[inst.symbol] = margin
+        return margin
+
+    def take_order_id(self) -> int:
+        order_id = self.next_order_id
+        self.next_order_id = order_id + 1
+        return order_id
