@@ -1,0 +1,1 @@
+"""The trio shell around the engine: sequencer, group-commit writer, release stage."""

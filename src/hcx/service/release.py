@@ -1,0 +1,54 @@
+"""The durability boundary: nothing reaches a client before its command is committed.
+
+The release stage receives batches only from the group-commit writer, after their
+COMMIT returned, and in sequence order. Here, and only here, results are handed to their
+waiters and outputs to the publishers (market data, private channels, standbys). A
+read's answer is released in the same stream, so it never shows an effect that is not
+yet durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from hcx.service.entries import Entry, JournalEntry, Reply
+from hcx.service.sequencer import Sequencer, released
+
+Publisher = Callable[[list[JournalEntry]], None]
+
+
+class Releaser:
+    def __init__(
+        self,
+        committed: trio.MemoryReceiveChannel[list[Entry]],
+        sequencer: Sequencer,
+        publishers: list[Publisher],
+    ) -> None:
+        self.committed = committed
+        self.sequencer = sequencer
+        self.publishers = publishers
+        self.released_seq = sequencer.next_seq - 1
+
+    async def run(self) -> None:
+        async with self.committed:
+            async for entries in self.committed:
+                self.release(entries)
+
+    def release(self, entries: list[Any]) -> None:
+        released(self.sequencer, entries)
+        journaled: list[JournalEntry] = []
+        for entry in entries:
+            if isinstance(entry, JournalEntry):
+                journaled.append(entry)
+                reply = Reply(entry.seq, entry.output.result)
+                for waiter in entry.waiters:
+                    waiter.resolve(reply)
+            else:
+                entry.waiter.resolve(entry.answer)
+        if journaled:
+            self.released_seq = journaled[-1].seq
+            for publish in self.publishers:
+                publish(journaled)
