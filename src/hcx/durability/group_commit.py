@@ -53,7 +53,7 @@ class GroupCommitWriter:
         self.committed = committed
         self.max_batch = max_batch
         self.limiter = limiter or trio.CapacityLimiter(1)
-        self._commit = commit or journal.append
+        self.commit = commit or journal.append
         self.stats = CommitStats()
 
     async def run(self) -> None:
@@ -74,7 +74,7 @@ class GroupCommitWriter:
         started = trio.current_time()
         try:
             await trio.to_thread.run_sync(
-                self._commit, rows, limiter=self.limiter, abandon_on_cancel=False
+                self.commit, rows, limiter=self.limiter, abandon_on_cancel=False
             )
         except DurabilityError:
             raise

@@ -22,7 +22,9 @@ _MIN_SLOTS = 1 << 12
 
 def request_key(wallet: str, request_id: str) -> int:
     """A stable signed 64-bit hash of the idempotency key (never 0: 0 marks empty)."""
-    digest = hashlib.blake2b(f"{wallet}\x00{request_id}".encode(), digest_size=8).digest()
+    # Length-prefixed, so no choice of wallet and request id can spell another pair.
+    text = f"{len(wallet)}:{wallet}{request_id}"
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     key = int.from_bytes(digest, "little", signed=True)
     return key or 1
 

@@ -1,0 +1,53 @@
+"""The idempotency window: what it remembers, for how long, and at what cost."""
+
+from __future__ import annotations
+
+from hcx.durability.idempotency import IdempotencyWindow, _Table, request_key
+
+
+def test_remembers_keys_within_the_window_and_forgets_older_ones() -> None:
+    window = IdempotencyWindow(window_ms=60_000)
+    key = request_key("alice", "r1")
+    window.add(key, 1, ts_ms=0)
+    assert window.candidates(key) == [1]
+    for step in range(1, 200):
+        window.add(request_key("bob", str(step)), step + 1, ts_ms=step * 1_000)
+        if step * 1_000 <= 60_000 + 1_000:
+            assert window.candidates(key) == [1], step
+    assert window.candidates(key) == []
+
+
+def test_key_depends_on_wallet_and_request() -> None:
+    assert request_key("alice", "r1") != request_key("bob", "r1")
+    assert request_key("alice", "r1") == request_key("alice", "r1")
+    assert request_key("a", "b\x00c") != request_key("a\x00b", "c")
+    assert request_key("ab", "c") != request_key("a", "bc")
+
+
+def test_colliding_hashes_return_every_candidate() -> None:
+    table = _Table(16)
+    table.insert(5, 100)
+    table.insert(5 + 16, 200)  # same slot, different key
+    table.insert(5, 300)  # same key hash: both must come back
+    found: list[int] = []
+    table.find(5, found)
+    assert sorted(found) == [100, 300]
+
+
+def test_tables_grow_and_keep_everything() -> None:
+    table = _Table(16)
+    for n in range(1, 1_000):
+        table.insert(n * 7919, n)
+    for n in range(1, 1_000):
+        out: list[int] = []
+        table.find(n * 7919, out)
+        assert out == [n]
+
+
+def test_bytes_per_key_stay_at_most_64() -> None:
+    window = IdempotencyWindow(window_ms=60_000)
+    count = 200_000
+    for n in range(count):
+        window.add(request_key("w", str(n)), n + 1, ts_ms=n // 10)
+    assert len(window) == count
+    assert window.nbytes() / count <= 64

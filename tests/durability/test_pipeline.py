@@ -1,0 +1,310 @@
+"""The service pipeline's durability promises, proven in-process on real SQLite files.
+
+Nothing is released before its COMMIT returns; repeats are answered with the original
+result whether in flight, committed or from before a restart; stale requests execute
+nothing; a corrupt journal refuses to start and names the record.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from hcx.durability.errors import JournalCorrupt
+from hcx.durability.journal import Journal, Row
+from hcx.durability.records import chain_next, crc_of, decode_record
+from hcx.durability.replay import recover
+from hcx.durability.snapshots import list_snapshots, snapshot_dir
+from hcx.engine import EngineConfig
+from hcx.engine.commands import Withdraw
+from hcx.service.config import ServiceConfig
+from hcx.service.entries import Refusal, Reply
+from hcx.service.sequencer import EngineFault
+from hcx.service.supervisor import Exchange, open_exchange
+from tests.durability.market import SYMBOL, listing, now_ms, order
+
+
+class CommitGate:
+    """Wraps the writer's commit so a test can hold a COMMIT open."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.inner = exchange.writer.commit
+        self.open = threading.Event()
+        self.entered = threading.Event()
+        self.open.set()
+        self.committed: list[int] = []
+        exchange.writer.commit = self
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold commits; always let go, or a failing test would hang on the writer."""
+        self.open.clear()
+        try:
+            yield
+        finally:
+            self.open.set()
+
+    def __call__(self, rows: Sequence[Row]) -> None:
+        self.entered.set()
+        self.open.wait()
+        self.inner(rows)
+        self.committed.extend(row[0] for row in rows)
+
+
+async def _setup(exchange: Exchange) -> None:
+    for answer in await exchange.submit_many(listing()):  # type: ignore[arg-type]
+        assert isinstance(answer, Reply) and answer.result.status == "ok"
+
+
+async def test_nothing_is_released_while_its_commit_is_held(tmp_path: Path) -> None:
+    published: list[int] = []
+    async with open_exchange(ServiceConfig(db=str(tmp_path / "j.db"))) as exchange:
+        await _setup(exchange)
+        exchange.add_publisher(lambda entries: published.extend(e.seq for e in entries))
+        gate = CommitGate(exchange)
+        got: list[Any] = []
+
+        async def trade() -> None:
+            got.append(await exchange.submit("alice", "sell", now_ms(), order("sell", "100")))
+            got.append(await exchange.submit("bob", "buy", now_ms(), order("buy", "100")))
+
+        async def read() -> None:
+            got.append(await exchange.query(lambda engine: engine.balance("bob")))
+
+        async with trio.open_nursery() as nursery:
+            with gate.held():
+                nursery.start_soon(trade)
+                await trio.to_thread.run_sync(gate.entered.wait)
+                nursery.start_soon(read)
+                await trio.sleep(0.2)
+                # The sell is applied and its commit is in progress: nobody has heard of it.
+                assert got == [] and published == [] and gate.committed == []
+        assert isinstance(got[0], Reply) and got[0].seq in gate.committed
+        assert published[0] == got[0].seq
+        assert gate.committed.index(got[0].seq) >= 0
+
+
+async def test_a_query_waits_for_the_commands_before_it(tmp_path: Path) -> None:
+    async with open_exchange(ServiceConfig(db=str(tmp_path / "j.db"))) as exchange:
+        await _setup(exchange)
+        gate = CommitGate(exchange)
+        balances: list[Any] = []
+
+        async def read() -> None:
+            balances.append(await exchange.query(lambda engine: engine.balance("admin")))
+
+        async with trio.open_nursery() as nursery:
+            with gate.held():
+                nursery.start_soon(exchange.submit, "admin", "w", now_ms(), Withdraw(1))
+                await trio.to_thread.run_sync(gate.entered.wait)
+                nursery.start_soon(read)
+                await trio.sleep(0.1)
+                assert balances == []
+        assert len(balances) == 1
+
+
+async def test_repeat_in_flight_waits_for_the_same_result(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.db")
+    async with open_exchange(ServiceConfig(db=path)) as exchange:
+        await _setup(exchange)
+        gate = CommitGate(exchange)
+        answers: list[Any] = []
+        ts = now_ms()
+
+        async def send() -> None:
+            answers.append(await exchange.submit("alice", "dup", ts, order("buy", "90")))
+
+        async with trio.open_nursery() as nursery:
+            with gate.held():
+                nursery.start_soon(send)
+                await trio.to_thread.run_sync(gate.entered.wait)
+                nursery.start_soon(send)
+                await trio.sleep(0.1)
+                assert answers == []
+        assert answers[0] == answers[1]
+        assert isinstance(answers[0], Reply)
+    journal = Journal(path)
+    requests = [decode_record(row[3]).request_id for row in journal.scan()]
+    journal.close()
+    assert requests.count("dup") == 1
+
+
+async def test_repeat_after_commit_and_after_restart_gets_the_stored_result(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "j.db")
+    ts = now_ms()
+    async with open_exchange(ServiceConfig(db=path)) as exchange:
+        await _setup(exchange)
+        first = await exchange.submit("alice", "r1", ts, order("buy", "90"))
+        again = await exchange.submit("alice", "r1", ts, order("buy", "90"))
+        other_wallet = await exchange.submit("bob", "r1", ts, order("buy", "80"))
+        assert again == first
+        assert isinstance(other_wallet, Reply) and isinstance(first, Reply)
+        assert other_wallet.seq != first.seq and other_wallet.result.wallet == "bob"
+    async with open_exchange(ServiceConfig(db=path)) as exchange:
+        after_restart = await exchange.submit("alice", "r1", ts, order("buy", "90"))
+        assert after_restart == first
+        open_orders = await exchange.query(lambda engine: engine.open_orders("alice"))
+        assert len(open_orders) == 1
+
+
+async def test_stale_and_future_requests_execute_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.db")
+    async with open_exchange(ServiceConfig(db=path, recv_window_ms=5_000)) as exchange:
+        await _setup(exchange)
+        before = exchange.sequencer.next_seq
+        late = await exchange.submit("alice", "late", now_ms() - 6_000, order("buy", "90"))
+        early = await exchange.submit("alice", "early", now_ms() + 5_000, order("buy", "90"))
+        assert isinstance(late, Refusal) and late.code == "stale_request"
+        assert isinstance(early, Refusal) and early.code == "stale_request"
+        assert exchange.sequencer.next_seq == before
+
+
+async def test_group_mode_batches_and_sync_mode_commits_one_by_one(tmp_path: Path) -> None:
+    for mode, expect_batched in (("group", True), ("sync", False)):
+        config = ServiceConfig(db=str(tmp_path / f"{mode}.db"), durability=mode)  # type: ignore[arg-type]
+        async with open_exchange(config) as exchange:
+            await _setup(exchange)
+            ts = now_ms()
+            items = [("alice", f"{mode}{n}", ts, order("buy", "1")) for n in range(200)]
+            answers = await exchange.submit_many(items)  # type: ignore[arg-type]
+            assert all(isinstance(a, Reply) for a in answers)
+            stats = exchange.writer.stats
+            assert stats.rows == 204
+            assert (stats.batches < stats.rows) is expect_batched
+
+
+async def test_memory_mode_runs_the_same_pipeline() -> None:
+    async with open_exchange(ServiceConfig(durability="memory")) as exchange:
+        await _setup(exchange)
+        ts = now_ms()
+        first = await exchange.submit("alice", "m1", ts, order("buy", "90"))
+        assert await exchange.submit("alice", "m1", ts, order("buy", "90")) == first
+        assert exchange.writer.stats.rows == 5
+
+
+async def _journal_of(tmp_path: Path, orders: int) -> str:
+    path = str(tmp_path / "j.db")
+    async with open_exchange(ServiceConfig(db=path, snapshot_every=10**9)) as exchange:
+        await _setup(exchange)
+        ts = now_ms()
+        sides = ("buy", "sell")
+        await exchange.submit_many(
+            [
+                ("alice" if n % 3 else "bob", f"o{n}", ts, order(sides[n % 2], str(90 + n % 5)))
+                for n in range(orders)
+            ]  # type: ignore[misc]
+        )
+    for path_ in list_snapshots(snapshot_dir(path)):
+        path_.unlink()
+    return path
+
+
+def _tamper(path: str, seq: int, *, fix_crc: bool, fix_chain: bool) -> None:
+    journal = Journal(path)
+    _, _, _, record, _, _ = journal.read(seq)  # type: ignore[misc]
+    record = bytearray(record)
+    record[-3] ^= 0x01
+    blob = bytes(record)
+    crc = crc_of(blob) if fix_crc else journal.read(seq)[4]  # type: ignore[index]
+    journal.connection.execute(
+        "UPDATE journal SET record = ?, crc = ? WHERE seq = ?", (blob, crc, seq)
+    )
+    if fix_chain:
+        previous = journal.read(seq - 1)[5]  # type: ignore[index]
+        for row in list(journal.scan(seq - 1)):
+            previous = chain_next(previous, row[3])
+            journal.connection.execute(
+                "UPDATE journal SET chain = ? WHERE seq = ?", (previous, row[0])
+            )
+    journal.close()
+
+
+@pytest.mark.parametrize(
+    ("fix_crc", "fix_chain", "why"),
+    [
+        (False, False, "CRC mismatch"),
+        (True, False, "hash chain broken"),
+        (True, True, "replay diverged|undecodable"),
+    ],
+)
+async def test_a_flipped_byte_refuses_start_naming_its_seq(
+    tmp_path: Path, fix_crc: bool, fix_chain: bool, why: str
+) -> None:
+    path = await _journal_of(tmp_path, 40)
+    _tamper(path, 17, fix_crc=fix_crc, fix_chain=fix_chain)
+    with pytest.raises(JournalCorrupt, match=why) as caught:
+        async with open_exchange(ServiceConfig(db=path)):
+            pass
+    assert caught.value.seq == 17
+
+
+async def test_a_missing_record_is_named(tmp_path: Path) -> None:
+    path = await _journal_of(tmp_path, 20)
+    journal = Journal(path)
+    journal.connection.execute("DELETE FROM journal WHERE seq = 9")
+    journal.close()
+    with pytest.raises(JournalCorrupt) as caught:
+        recover(Journal(path), None, EngineConfig())
+    assert caught.value.seq == 9
+
+
+async def test_restart_uses_the_snapshot_and_replays_only_the_tail(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.db")
+    config = ServiceConfig(db=path, snapshot_every=50, snapshots_kept=2)
+    async with open_exchange(config) as exchange:
+        await _setup(exchange)
+        ts = now_ms()
+        for chunk in range(4):
+            await exchange.submit_many(
+                [("alice", f"c{chunk}-{n}", ts, order("buy", "1")) for n in range(60)]  # type: ignore[misc]
+            )
+        digest = await exchange.query(lambda engine: engine.digest())
+    snapshots = list_snapshots(snapshot_dir(path))
+    assert len(snapshots) == 2
+    progress: list[int] = []
+    recovered = recover(Journal(path), snapshot_dir(path), EngineConfig())
+    assert recovered.snapshot_seq == 244 and recovered.replayed == 0
+    assert recovered.engine.digest() == digest
+    full = recover(
+        Journal(path),
+        snapshot_dir(path),
+        EngineConfig(),
+        verify_from_start=True,
+        progress=lambda done, total: progress.append(done),
+        progress_every=100,
+    )
+    assert full.replayed == 244 and full.engine.digest() == digest
+    assert progress == [100, 200]
+
+
+async def test_an_engine_fault_stops_everything_and_the_request_is_refused_after(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "j.db")
+    ts = now_ms()
+    with pytest.raises(EngineFault, match="poison"):
+        async with open_exchange(ServiceConfig(db=path)) as exchange:
+            await _setup(exchange)
+            engine = exchange.engine
+            real_apply = engine.apply
+
+            def faulty(envelope: Any) -> Any:
+                if envelope.request_id == "poison":
+                    raise ZeroDivisionError("bug")
+                return real_apply(envelope)
+
+            engine.apply = faulty  # type: ignore[method-assign]
+            await exchange.submit("alice", "poison", ts, order("buy", "90"))
+    async with open_exchange(ServiceConfig(db=path)) as exchange:
+        answer = await exchange.submit("alice", "poison", ts, order("buy", "90"))
+        assert isinstance(answer, Refusal) and answer.code == "internal"
+        fine = await exchange.submit("alice", "fine", ts, order("buy", "90"))
+        assert isinstance(fine, Reply) and fine.result.symbol == SYMBOL

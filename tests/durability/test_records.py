@@ -1,0 +1,94 @@
+"""Journal records: round trip, CRC, the hash chain, and the file's schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hcx.durability.journal import Journal
+from hcx.durability.records import (
+    FORMAT_VERSION,
+    GENESIS_CHAIN,
+    chain_next,
+    crc_of,
+    decode_output_object,
+    decode_record,
+    encode_record,
+)
+from hcx.durability.schema import SCHEMA_VERSION, SchemaTooNew
+from hcx.engine import Engine, Envelope
+from tests.durability.market import listing, order
+
+
+def _applied() -> list[tuple[Envelope, bytes]]:
+    engine = Engine()
+    out = []
+    commands = [(w, r, c) for w, r, _, c in listing()]
+    commands += [("alice", "o1", order("sell", "100")), ("bob", "o2", order("buy", "101", "2"))]
+    for seq, (wallet, request_id, command) in enumerate(commands, start=1):
+        envelope = Envelope(seq, 1_000 + seq, wallet, request_id, command)  # type: ignore[arg-type]
+        out.append((envelope, encode_record(envelope, 999, engine.apply(envelope))))
+    return out
+
+
+def test_record_round_trip_keeps_command_result_and_events() -> None:
+    envelope, blob = _applied()[-1]
+    assert blob[0] == FORMAT_VERSION
+    record = decode_record(blob)
+    assert record.envelope() == envelope
+    assert record.client_ts == 999
+    result = decode_output_object(record.result)
+    assert result.status == "partially_filled"
+    assert result.filled_size == 1_000_000
+    assert [event[0] for event in record.events][:3] == ["Trade", "Fill", "Fill"]
+
+
+def test_unknown_format_version_is_refused() -> None:
+    _, blob = _applied()[0]
+    with pytest.raises(ValueError, match="format"):
+        decode_record(bytes([FORMAT_VERSION + 1]) + blob[1:])
+
+
+def test_chain_and_crc_notice_a_flipped_byte() -> None:
+    blobs = [blob for _, blob in _applied()]
+    chain = GENESIS_CHAIN
+    for blob in blobs:
+        chain = chain_next(chain, blob)
+    tampered = bytearray(blobs[2])
+    tampered[-1] ^= 0x01
+    other = GENESIS_CHAIN
+    for blob in [*blobs[:2], bytes(tampered), *blobs[3:]]:
+        other = chain_next(other, blob)
+    assert other != chain
+    assert crc_of(bytes(tampered)) != crc_of(blobs[2])
+
+
+def test_journal_append_read_and_scan(tmp_path: Path) -> None:
+    journal = Journal(str(tmp_path / "j.db"))
+    rows = [(seq, 1_000 + seq, seq * 7, b"x%d" % seq, seq, b"c" * 16) for seq in range(1, 11)]
+    journal.append(rows[:4])
+    journal.append(rows[4:])
+    assert journal.last() == (10, b"c" * 16)
+    assert journal.read(3) == rows[2]
+    assert list(journal.scan(after_seq=7, batch=2)) == rows[7:]
+    assert journal.first_seq_from(1_005) == 5
+    assert list(journal.keys_since(1_009)) == [(9, 1_009, 63), (10, 1_010, 70)]
+    journal.close()
+
+
+def test_schema_version_is_recorded_and_a_newer_one_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.db")
+    journal = Journal(path)
+    assert journal.connection.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
+    journal.connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    journal.close()
+    with pytest.raises(SchemaTooNew):
+        Journal(path)
+
+
+def test_journal_is_wal_with_full_sync(tmp_path: Path) -> None:
+    journal = Journal(str(tmp_path / "j.db"))
+    assert journal.connection.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal"
+    assert journal.connection.execute("PRAGMA synchronous").fetchall()[0][0] == 2
+    journal.close()
