@@ -1,4 +1,9 @@
-"""The ``hcx`` command line: one sub-command per job of an operator or a newcomer."""
+"""The ``hcx`` command line: one sub-command per job of an operator or a newcomer.
+
+Exit codes: 0 done, 2 usage or settings, 3 corrupt journal, 4 durability fault (the
+journal could not be written: nothing after the fault was answered), 5 engine fault (a
+bug; the request is remembered and refused after a restart).
+"""
 
 from __future__ import annotations
 
@@ -6,36 +11,136 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from hcx import demo
-
+EXIT_USAGE = 2
 EXIT_CORRUPT = 3
+EXIT_DURABILITY = 4
+EXIT_ENGINE = 5
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hcx", description="hcx: a durable options exchange")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo_cmd = commands.add_parser("demo", help="run a seeded market through the engine")
-    demo_cmd.add_argument("--orders", type=int, default=20, help="orders to print")
+    serve = commands.add_parser("serve", help="run the exchange and its WebSocket gateway")
+    serve.add_argument("--db", help="journal file (default ./hcx.db)")
+    serve.add_argument("--host", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default 8765; 0 picks one)")
+    serve.add_argument("--config", help="TOML settings file")
+    serve.add_argument("--durability", choices=("group", "sync", "memory"))
+    serve.add_argument("--auth", choices=("keys", "none"))
+    serve.add_argument("--metrics-port", type=int)
+    serve.add_argument("--tls-cert")
+    serve.add_argument("--tls-key")
+    serve.add_argument("--log-json", action="store_true", help="log lines as JSON")
 
-    replay_cmd = commands.add_parser(
+    keys = commands.add_parser("keys", help="manage API keys")
+    keys.add_argument("action", choices=("create", "list", "revoke"))
+    keys.add_argument("--db", default="hcx.db")
+    keys.add_argument("--wallet")
+    keys.add_argument("--role", choices=("trader", "quoter", "admin"), default="trader")
+    keys.add_argument("--key-id", help="the key to revoke")
+
+    replay = commands.add_parser(
         "replay", help="rebuild and verify a journal offline; non-zero exit on any mismatch"
     )
-    replay_cmd.add_argument("--db", required=True, help="journal file")
-    replay_cmd.add_argument(
-        "--verify",
-        action="store_true",
-        help="replay from seq 1 and check every snapshot's digest on the way",
+    replay.add_argument("--db", required=True, help="journal file")
+    replay.add_argument(
+        "--verify", action="store_true", help="replay from seq 1 and check every snapshot digest"
     )
 
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo.run(args.orders)
+    demo = commands.add_parser("demo", help="run a seeded market through the engine")
+    demo.add_argument("--orders", type=int, default=20, help="orders to print")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    if args.command == "keys":
+        return keys(args)
     if args.command == "replay":
         return replay(args.db, verify=args.verify)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    from hcx import demo
+
+    return demo.run(args.orders)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from hcx.durability.errors import DurabilityError, JournalCorrupt
+    from hcx.service.app import configure_logging
+    from hcx.service.app import serve as run
+    from hcx.service.sequencer import EngineFault
+    from hcx.settings import SettingsError, load
+
+    overrides: dict[str, dict[str, Any]] = {"service": {}, "gateway": {}, "top": {}}
+    for name, section in (
+        ("db", "service"),
+        ("durability", "service"),
+        ("host", "gateway"),
+        ("port", "gateway"),
+        ("auth", "gateway"),
+        ("tls_cert", "gateway"),
+        ("tls_key", "gateway"),
+        ("metrics_port", "top"),
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[section][name] = value
+    try:
+        settings = load(args.config, overrides)
+    except (SettingsError, OSError) as exc:
+        print(f"hcx serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(args.log_json)
+    try:
+        trio.run(
+            lambda: run(settings.service, settings.gateway, metrics_port=settings.metrics_port)
+        )
+    except JournalCorrupt as exc:
+        print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
+        return EXIT_CORRUPT
+    except DurabilityError as exc:
+        print(f"hcx serve: durability fault, stopped: {exc}", file=sys.stderr)
+        return EXIT_DURABILITY
+    except EngineFault as exc:
+        print(f"hcx serve: engine fault, stopped: {exc}", file=sys.stderr)
+        return EXIT_ENGINE
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    from hcx.durability.journal import Journal
+    from hcx.service.gateway.keys import KeyStore
+
+    store = KeyStore(Journal(args.db))
+    if args.action == "create":
+        if not args.wallet:
+            print("hcx keys create: --wallet is required", file=sys.stderr)
+            return EXIT_USAGE
+        key = store.create(args.wallet, args.role)
+        print(f"wallet {args.wallet} role {args.role}")
+        print(f"key {key}")
+        print("(shown once: only a salted hash is stored)")
+    elif args.action == "list":
+        for info in store.list(args.wallet):
+            state = "revoked" if info.revoked_ms else "active"
+            print(f"{info.key_id}  {info.wallet}  {info.role}  {state}")
+    else:
+        if not args.key_id:
+            print("hcx keys revoke: --key-id is required", file=sys.stderr)
+            return EXIT_USAGE
+        if not store.revoke(args.key_id):
+            print(f"hcx keys revoke: no active key {args.key_id}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.key_id}")
+    return 0
 
 
 def replay(db: str, *, verify: bool) -> int:
@@ -47,7 +152,7 @@ def replay(db: str, *, verify: bool) -> int:
 
     if not Path(db).exists():
         print(f"hcx replay: no journal at {db}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     journal = Journal(db)
     try:
         recovered = recover(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -27,6 +27,18 @@ _MIGRATIONS: dict[int, str] = {
         CREATE TABLE meta (
             key   TEXT PRIMARY KEY,
             value BLOB NOT NULL
+        );
+    """,
+    # API keys live beside the journal so one file is the whole venue to back up.
+    2: """
+        CREATE TABLE api_keys (
+            key_id     TEXT PRIMARY KEY,
+            wallet     TEXT    NOT NULL,
+            role       TEXT    NOT NULL,
+            salt       BLOB    NOT NULL,
+            hash       BLOB    NOT NULL,
+            created_ms INTEGER NOT NULL,
+            revoked_ms INTEGER
         );
     """,
 }

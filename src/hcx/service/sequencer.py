@@ -183,6 +183,20 @@ class Sequencer:
         if self.on_applied is not None:
             self.on_applied(seq, chain)
 
+    def stored_result(self, wallet: str, request_id: str) -> Any:
+        """The result of an earlier request of ``wallet`` (in flight or committed), if
+        it is still in the window; for ``GetOrder`` by request id."""
+        for seq in self.window.candidates(request_key(wallet, request_id)):
+            entry = self.in_flight.get(seq)
+            if entry is not None:
+                if entry.wallet == wallet and entry.request_id == request_id:
+                    return entry.output.result
+                continue
+            reply = self._stored_reply(seq, wallet, request_id)
+            if reply is not None:
+                return reply.result
+        return None
+
     def _stored_reply(self, seq: int, wallet: str, request_id: str) -> Reply | None:
         """The committed result of ``seq`` if it was this very request. A blocking read,
         but only retries pay it."""

@@ -5,7 +5,9 @@ process a copy-on-write image of the engine exactly at that seq, in a few millis
 whatever the size of the state. The child encodes, digests and writes the snapshot file
 (atomically, see ``durability.snapshots``) and exits; the parent reaps it off the event
 loop and prunes old snapshots. A snapshot written ahead of the journal's commit is
-harmless: recovery ignores snapshots past the journal's last seq.
+harmless: recovery ignores snapshots past the journal's last seq, and ones whose chain
+value is not the journal's at their seq (the record they saw was lost in a crash and the
+seq reused by a restart).
 
 The final snapshot at a graceful shutdown is written in-process, after the pipeline has
 drained.

@@ -243,8 +243,13 @@ async def _checkpoint_loop(path: str, vfs: str | None, interval_s: float) -> Non
     try:
         while True:
             await trio.sleep(interval_s)
-            await trio.to_thread.run_sync(
-                connection.checkpoint, "PASSIVE", limiter=limiter, abandon_on_cancel=False
-            )
+            try:
+                await trio.to_thread.run_sync(
+                    connection.checkpoint, "PASSIVE", limiter=limiter, abandon_on_cancel=False
+                )
+            except apsw.Error as exc:
+                # A checkpoint that cannot write or fsync the database file is a
+                # durability fault like a failed COMMIT: stop, never retry.
+                raise DurabilityError(f"checkpoint failed: {exc!r}") from exc
     finally:
         connection.close()

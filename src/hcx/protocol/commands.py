@@ -1,0 +1,169 @@
+"""Wire messages to engine commands: every field checked, decimals parsed, nothing guessed.
+
+``parse_command`` reads one journaled command message (its ``type`` already known to be a
+command) and returns its idempotency ``request_id``, its client ``ts`` and the engine
+command; any problem raises ``invalid_field`` naming the field. Engine rules (ticks,
+lots, balances, ownership) are not checked here: they are the engine's results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from hcx.engine.commands import (
+    OPTION_KINDS,
+    SIDES,
+    STP_MODES,
+    TIME_IN_FORCE,
+    CancelAll,
+    CancelOrder,
+    Command,
+    CreateInstrument,
+    Deposit,
+    HaltInstrument,
+    PlaceOrder,
+    ReplaceOrder,
+    SetIndexPrice,
+    Withdraw,
+)
+from hcx.protocol import fields as f
+from hcx.protocol.errors import invalid_field
+
+MAX_BULK = 50
+CLIENT_ID_MAX = 36
+FEE_BPS_MAX = 10_000
+
+
+@attrs.frozen
+class ParsedCommand:
+    request_id: str
+    ts: int
+    command: Command
+
+
+def _order_flags(message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tif": f.choice(message, "tif", TIME_IN_FORCE, "gtc"),
+        "post_only": f.boolean(message, "post_only"),
+        "reduce_only": f.boolean(message, "reduce_only"),
+        "mmp": f.boolean(message, "mmp"),
+        "client_id": f.string(message, "client_id", optional=True, max_length=CLIENT_ID_MAX),
+        "stp": f.choice(message, "stp", STP_MODES, "cancel_maker"),
+    }
+
+
+def _place(message: dict[str, Any]) -> Command:
+    return PlaceOrder(
+        symbol=f.req_string(message, "symbol"),
+        side=f.choice(message, "side", SIDES),  # type: ignore[arg-type]
+        price=f.req_decimal(message, "price"),
+        size=f.req_decimal(message, "size"),
+        **_order_flags(message),
+    )
+
+
+def _cancel(message: dict[str, Any]) -> Command:
+    order_id = f.integer(message, "order_id", optional=True, minimum=1)
+    client_id = f.string(message, "client_id", optional=True, max_length=CLIENT_ID_MAX)
+    if (order_id is None) == (client_id is None):
+        raise invalid_field("order_id", "give exactly one of order_id or client_id")
+    return CancelOrder(order_id=order_id, client_id=client_id)
+
+
+def _replace(message: dict[str, Any]) -> Command:
+    return ReplaceOrder(
+        order_id=f.req_integer(message, "order_id", minimum=1),
+        price=f.req_decimal(message, "price"),
+        size=f.req_decimal(message, "size"),
+        **_order_flags(message),
+    )
+
+
+def _cancel_all(message: dict[str, Any]) -> Command:
+    symbol = f.string(message, "symbol", optional=True)
+    underlying = f.string(message, "underlying", optional=True)
+    if symbol is not None and underlying is not None:
+        raise invalid_field("underlying", "give symbol or underlying, not both")
+    return CancelAll(symbol=symbol, underlying=underlying)
+
+
+def _withdraw(message: dict[str, Any]) -> Command:
+    return Withdraw(amount=f.req_decimal(message, "amount"))
+
+
+def _deposit(message: dict[str, Any]) -> Command:
+    return Deposit(wallet=f.req_string(message, "wallet"), amount=f.req_decimal(message, "amount"))
+
+
+def _fee(message: dict[str, Any], name: str) -> int | None:
+    value = f.integer(message, name, optional=True)
+    if value is not None and value > FEE_BPS_MAX:
+        raise invalid_field(name, f"must be at most {FEE_BPS_MAX}")
+    return value
+
+
+def _create_instrument(message: dict[str, Any]) -> Command:
+    multiplier = f.decimal(message, "multiplier", optional=True)
+    return CreateInstrument(
+        symbol=f.req_string(message, "symbol"),
+        underlying=f.req_string(message, "underlying", max_length=16),
+        expiry_ms=f.req_integer(message, "expiry_ms", minimum=1),
+        strike=f.req_decimal(message, "strike"),
+        option=f.choice(message, "option", OPTION_KINDS),  # type: ignore[arg-type]
+        tick_size=f.req_decimal(message, "tick_size"),
+        lot_size=f.req_decimal(message, "lot_size"),
+        multiplier=1_000_000 if multiplier is None else multiplier,
+        maker_fee_bps=_fee(message, "maker_fee_bps"),
+        taker_fee_bps=_fee(message, "taker_fee_bps"),
+    )
+
+
+def _set_index_price(message: dict[str, Any]) -> Command:
+    return SetIndexPrice(
+        underlying=f.req_string(message, "underlying", max_length=16),
+        price=f.req_decimal(message, "price"),
+        vol=f.decimal(message, "vol", optional=True),
+    )
+
+
+def _halt(message: dict[str, Any]) -> Command:
+    return HaltInstrument(symbol=f.req_string(message, "symbol"))
+
+
+TRADER_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
+    "PlaceOrder": _place,
+    "CancelOrder": _cancel,
+    "ReplaceOrder": _replace,
+    "CancelAll": _cancel_all,
+    "Withdraw": _withdraw,
+}
+ADMIN_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
+    "CreateInstrument": _create_instrument,
+    "Deposit": _deposit,
+    "SetIndexPrice": _set_index_price,
+    "HaltInstrument": _halt,
+}
+BULK_ITEM_TYPES = ("PlaceOrder", "CancelOrder", "ReplaceOrder")
+COMMAND_PARSERS = {**TRADER_COMMANDS, **ADMIN_COMMANDS}
+
+
+def parse_command(message: dict[str, Any]) -> ParsedCommand:
+    """``message["type"]`` must be a key of ``COMMAND_PARSERS``."""
+    request_id = f.request_id(message)
+    ts = f.req_integer(message, "ts")
+    command = COMMAND_PARSERS[message["type"]](message)
+    return ParsedCommand(request_id, ts, command)
+
+
+def bulk_items(message: dict[str, Any]) -> list[Any]:
+    """The ``orders`` of a BulkOrders wrapper, checked for count (items are parsed one by
+    one, each failing on its own)."""
+    orders = message.get("orders")
+    if not isinstance(orders, list):
+        raise invalid_field("orders", "must be a list of 1 to 50 order commands")
+    if not 1 <= len(orders) <= MAX_BULK:
+        raise invalid_field("orders", f"must hold 1 to {MAX_BULK} items, not {len(orders)}")
+    return orders

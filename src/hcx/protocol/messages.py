@@ -1,0 +1,118 @@
+"""Engine results and events as wire messages: decimal strings out, ``None`` left out.
+
+Each output class is converted by a plan built once from its attrs fields: which fields
+are decimal amounts, which are dropped (the ``wallet`` on private messages is implied by
+the connection, except on order messages where the protocol shows it), and how the
+protocol names differ (a book update's ``seq`` is its ``book_seq``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from hcx.engine.numbers import format_decimal
+from hcx.engine.outputs import (
+    AdminResult,
+    Balance,
+    BalanceResult,
+    BookUpdate,
+    CancelAllResult,
+    Fill,
+    Level,
+    Position,
+)
+
+DECIMAL_FIELDS = frozenset(
+    {
+        "price",
+        "size",
+        "filled_size",
+        "fee",
+        "realized_pnl",
+        "total",
+        "available",
+        "reserved",
+        "entry_price",
+        "strike",
+        "tick_size",
+        "lot_size",
+        "multiplier",
+        "settlement_price",
+        "settlement_value",
+        "pnl",
+        "amount",
+        "net_premium",
+        "vol",
+    }
+)
+_DROP: dict[type, frozenset[str]] = {
+    Fill: frozenset({"wallet"}),
+    Balance: frozenset({"wallet"}),
+    Position: frozenset({"wallet"}),
+    AdminResult: frozenset({"wallet"}),
+    CancelAllResult: frozenset({"wallet"}),
+}
+_RENAME: dict[type, dict[str, str]] = {BookUpdate: {"book_seq": "seq", "seq": "journal_seq"}}
+
+Plan = list[tuple[str, str, bool]]
+_PLANS: dict[type, Plan] = {}
+_BOOK_SOURCE = {"type": "book"}
+
+
+def levels(entries: list[Level]) -> list[list[str]]:
+    return [[format_decimal(price), format_decimal(size)] for price, size in entries]
+
+
+def _plan(cls: type) -> Plan:
+    drop = _DROP.get(cls, frozenset())
+    rename = _RENAME.get(cls, {})
+    return [
+        (a.name, rename.get(a.name, a.name), a.name in DECIMAL_FIELDS)
+        for a in attrs.fields(cls)
+        if a.name not in drop
+    ]
+
+
+def to_wire(obj: Any) -> dict[str, Any]:
+    cls = type(obj)
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    out: dict[str, Any] = {"type": cls.TYPE}
+    for name, wire_name, is_decimal in plan:
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        out[wire_name] = format_decimal(value) if is_decimal else value
+    special = _SPECIAL.get(cls)
+    if special is not None:
+        special(obj, out)
+    return out
+
+
+def _book(obj: BookUpdate, out: dict[str, Any]) -> None:
+    out["bids"] = levels(obj.bids)
+    out["asks"] = levels(obj.asks)
+
+
+def _fill(obj: Fill, out: dict[str, Any]) -> None:
+    out["source"] = _BOOK_SOURCE
+
+
+def _balance_result(obj: BalanceResult, out: dict[str, Any]) -> None:
+    out["balance"] = {
+        "total": out.pop("total"),
+        "available": out.pop("available"),
+        "reserved": out.pop("reserved"),
+    }
+    out.pop("wallet", None)
+
+
+_SPECIAL: dict[type, Callable[[Any, dict[str, Any]], None]] = {
+    BookUpdate: _book,
+    Fill: _fill,
+    BalanceResult: _balance_result,
+}

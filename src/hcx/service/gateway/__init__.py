@@ -1,0 +1,1 @@
+"""The WebSocket gateway: connections, sessions, subscriptions and fan-out."""

@@ -1,0 +1,32 @@
+"""Gateway settings: listening address, limits, queues and heartbeats."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+AuthMode = Literal["keys", "none"]
+
+
+@attrs.frozen
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    auth: AuthMode = "keys"
+    max_frame_bytes: int = 64 * 1024
+    max_connections: int = 10_000
+    # Per-connection outbound queue: a consumer this far behind is cut off.
+    outbound_messages: int = 10_000
+    outbound_bytes: int = 16 * 1024 * 1024
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 60.0
+    order_rate_per_wallet: float = 10_000.0
+    order_burst_per_wallet: float = 20_000.0
+    message_rate_per_connection: float = 20_000.0
+    message_burst_per_connection: float = 20_000.0
+    failed_auth_per_minute: int = 20
+    recent_orders_kept: int = 100_000
+    rfq_ttl_ms: int = 30_000
+    tls_cert: str | None = None
+    tls_key: str | None = None

@@ -1,0 +1,135 @@
+"""Fan-out: released outputs to the connections subscribed to them.
+
+The release stage calls ``publish`` with committed entries, in order; each event goes to
+the subscriptions of its channel and key (a symbol, or the wallet for private channels).
+A message is turned into a wire dict only when someone listens, and encoded once per
+subprotocol for all of them. Delivery never blocks: a full connection is cut off by its
+own ``Outbound``.
+
+Also kept here, from the same released stream: the final state of recently closed
+orders, so ``GetOrder`` can answer for an order that has left the book.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from hcx.engine.outputs import (
+    Balance,
+    BookUpdate,
+    Fill,
+    IndexPrice,
+    InstrumentUpdate,
+    OrderUpdate,
+    Position,
+    Trade,
+)
+from hcx.protocol.messages import to_wire
+from hcx.service.entries import JournalEntry
+from hcx.service.gateway.outbound import Frames, Outbound
+
+PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
+PUBLIC_CHANNELS = ("book", "trades", "instruments")
+CHANNEL_OF_EVENT: dict[type, str] = {
+    OrderUpdate: "orders",
+    Fill: "fills",
+    Balance: "portfolio",
+    Position: "portfolio",
+}
+
+
+class Subscription:
+    """One connection's interest in one channel; buffers while a resume replays."""
+
+    __slots__ = ("buffer", "limit", "outbound")
+
+    def __init__(self, outbound: Outbound, *, buffering: bool = False, limit: int = 10_000):
+        self.outbound = outbound
+        self.buffer: list[Frames] | None = [] if buffering else None
+        self.limit = limit
+
+    def deliver(self, frames: Frames) -> None:
+        if self.buffer is None:
+            self.outbound.offer(frames)
+        elif len(self.buffer) < self.limit:
+            self.buffer.append(frames)
+        else:
+            self.outbound._overflow()
+
+    def go_live(self) -> None:
+        buffered, self.buffer = self.buffer or [], None
+        for frames in buffered:
+            self.outbound.offer(frames)
+
+
+Key = tuple[str, str | None]
+
+
+class Fanout:
+    def __init__(self, recent_orders_kept: int = 100_000) -> None:
+        # (channel, symbol-or-wallet) -> subscriptions, in subscription order.
+        self.routes: dict[Key, dict[Subscription, None]] = {}
+        self.recent_orders: OrderedDict[int, OrderUpdate] = OrderedDict()
+        self.recent_orders_kept = recent_orders_kept
+        self.published = 0
+
+    def add(self, channel: str, key: str | None, subscription: Subscription) -> None:
+        self.routes.setdefault((channel, key), {})[subscription] = None
+
+    def remove(self, channel: str, key: str | None, subscription: Subscription) -> None:
+        subscriptions = self.routes.get((channel, key))
+        if subscriptions is not None:
+            subscriptions.pop(subscription, None)
+            if not subscriptions:
+                del self.routes[(channel, key)]
+
+    def subscriber_count(self) -> int:
+        return sum(len(subs) for subs in self.routes.values())
+
+    def publish(self, entries: list[JournalEntry]) -> None:
+        routes = self.routes
+        for entry in entries:
+            for event in entry.output.events:
+                kind = type(event)
+                if kind is OrderUpdate:
+                    self._remember(event)  # type: ignore[arg-type]
+                channel = CHANNEL_OF_EVENT.get(kind)
+                if channel is not None:
+                    self._send(routes.get((channel, event.wallet)), event)  # type: ignore[union-attr]
+                elif kind is BookUpdate:
+                    self._send(routes.get(("book", event.symbol)), event)  # type: ignore[union-attr]
+                elif kind is Trade:
+                    self._send(routes.get(("trades", event.symbol)), event)  # type: ignore[union-attr]
+                    self._send(routes.get(("trades", None)), event)
+                elif kind is InstrumentUpdate or kind is IndexPrice:
+                    self._send(routes.get(("instruments", None)), event)
+
+    def deliver_to(self, channel: str, key: str | None, message: dict[str, Any]) -> None:
+        """Publish a message that is not an engine event (RFQ traffic)."""
+        subscriptions = self.routes.get((channel, key))
+        if subscriptions:
+            frames = Frames(message)
+            for subscription in list(subscriptions):
+                subscription.deliver(frames)
+
+    def _send(self, subscriptions: dict[Subscription, None] | None, event: Any) -> None:
+        if not subscriptions:
+            return
+        frames = Frames(to_wire(event))
+        self.published += 1
+        for subscription in list(subscriptions):
+            subscription.deliver(frames)
+
+    def _remember(self, update: OrderUpdate) -> None:
+        recent = self.recent_orders
+        recent[update.order_id] = update  # type: ignore[index]
+        recent.move_to_end(update.order_id)  # type: ignore[arg-type]
+        if len(recent) > self.recent_orders_kept:
+            recent.popitem(last=False)
+
+    def private_events(self, events: Iterable[Any], wallet: str, channel: str) -> list[Any]:
+        return [
+            e for e in events if CHANNEL_OF_EVENT.get(type(e)) == channel and e.wallet == wallet
+        ]

@@ -1,0 +1,461 @@
+"""One client's session: decode, validate, authenticate, authorize, rate-limit, dispatch.
+
+Checks run in the protocol's order: the frame and the message's fields (``invalid_field``
+naming the field), authentication and role, then the sequencer's ``ts`` window and the
+engine's rules. A bad message gets an ``Error`` and the connection stays open; nothing
+invalid reaches the sequencer, so nothing invalid is journaled. Answers to commands and
+reads come back through waiters that the release stage resolves, i.e. only once durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hcx.engine import Engine
+from hcx.engine.numbers import format_decimal
+from hcx.protocol import fields as f
+from hcx.protocol.codec import decode
+from hcx.protocol.commands import (
+    ADMIN_COMMANDS,
+    BULK_ITEM_TYPES,
+    TRADER_COMMANDS,
+    bulk_items,
+    parse_command,
+)
+from hcx.protocol.errors import ProtocolError, invalid_field
+from hcx.protocol.messages import levels, to_wire
+from hcx.service.entries import QueryItem, Refusal, Reply, Submission
+from hcx.service.gateway.fanout import PRIVATE_CHANNELS, Subscription
+from hcx.service.gateway.limits import TokenBucket
+from hcx.service.gateway.outbound import Outbound
+
+if TYPE_CHECKING:
+    from hcx.service.gateway.server import Gateway
+
+QUERY_TYPES = ("GetOpenOrders", "GetPortfolio", "GetOrder", "GetInstruments")
+CHANNELS = ("book", "trades", "instruments", *PRIVATE_CHANNELS)
+
+
+class Answer:
+    """A waiter that hands the released answer to a callback."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callable[[Any], None]) -> None:
+        self.callback = callback
+
+    def resolve(self, answer: Any) -> None:
+        self.callback(answer)
+
+
+class Session:
+    def __init__(self, gateway: Gateway, outbound: Outbound, remote: str) -> None:
+        self.gateway = gateway
+        self.outbound = outbound
+        self.remote = remote
+        self.wallet: str | None = None
+        self.role: str | None = None
+        self.subscriptions: dict[tuple[str, str | None], Subscription] = {}
+        config = gateway.config
+        self.messages = TokenBucket(
+            config.message_rate_per_connection, config.message_burst_per_connection
+        )
+
+    @property
+    def subprotocol(self) -> str:
+        return self.outbound.subprotocol
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.outbound.offer(message)
+
+    def error(self, exc: ProtocolError, msg_id: Any = None, request_id: str | None = None) -> None:
+        self.gateway.metrics.errors(exc.code)
+        self.send(exc.to_wire(msg_id, request_id))
+
+    # --- the entry point --------------------------------------------------------------
+
+    async def handle(self, frame: str | bytes) -> None:
+        msg_id = None
+        message: dict[str, Any] = {}
+        try:
+            message = decode(frame, self.subprotocol)
+            raw_id = message.get("id")
+            msg_id = (
+                raw_id if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
+            )
+            kind = message.get("type")
+            if not isinstance(kind, str):
+                raise ProtocolError("invalid_message", "every message needs a string type")
+            msg_id = f.message_id(message)
+            wait_ms = self.messages.take()
+            if wait_ms:
+                raise _rate_limited(wait_ms)
+            await self._dispatch(kind, message, msg_id)
+        except ProtocolError as exc:
+            self.error(exc, msg_id, _request_id_of(message))
+
+    async def _dispatch(self, kind: str, message: dict[str, Any], msg_id: Any) -> None:
+        if kind in TRADER_COMMANDS or kind in ADMIN_COMMANDS:
+            await self._command(message, msg_id)
+        elif kind == "BulkOrders":
+            await self._bulk(message, msg_id)
+        elif kind in QUERY_TYPES:
+            await self._query(kind, message, msg_id)
+        elif kind == "Subscribe":
+            await self._subscribe(message, msg_id)
+        elif kind == "Unsubscribe":
+            self._unsubscribe(message, msg_id)
+        elif kind == "Authenticate":
+            await self._authenticate(message, msg_id)
+        elif kind == "Ping":
+            self.send(_with_id({"type": "Pong", "server_ms": self.gateway.clock.now_ms()}, msg_id))
+        else:
+            raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
+
+    # --- session ---------------------------------------------------------------------
+
+    async def _authenticate(self, message: dict[str, Any], msg_id: Any) -> None:
+        wallet = f.req_string(message, "wallet")
+        gateway = self.gateway
+        if gateway.config.auth == "none":
+            role: str | None = "admin"
+        else:
+            key = f.req_string(message, "key", max_length=256)
+            wait_ms = gateway.failed_auth_wait_ms(self.remote)
+            if wait_ms:
+                raise _rate_limited(wait_ms)
+            role = await gateway.verify_key(wallet, key)
+            if role is None:
+                gateway.record_failed_auth(self.remote)
+                raise ProtocolError("auth_failed", "wallet and key do not match a live key")
+        if self.wallet is not None and self.wallet != wallet:
+            self._drop_private_subscriptions()
+        self.wallet, self.role = wallet, role
+        self.send(_with_id({"type": "Authenticated", "wallet": wallet, "role": role}, msg_id))
+
+    def _require_wallet(self) -> str:
+        if self.wallet is None:
+            raise ProtocolError("auth_required", "authenticate first")
+        return self.wallet
+
+    # --- commands ----------------------------------------------------------------------
+
+    def _authorize(self, kind: str) -> str:
+        wallet = self._require_wallet()
+        if kind in ADMIN_COMMANDS and self.role != "admin":
+            raise ProtocolError("forbidden", f"{kind} needs the admin role")
+        return wallet
+
+    def _order_rate(self, wallet: str, count: int) -> None:
+        wait_ms = self.gateway.order_rate.take(wallet, count)
+        if wait_ms:
+            raise _rate_limited(wait_ms)
+
+    async def _command(self, message: dict[str, Any], msg_id: Any) -> None:
+        parsed = parse_command(message)
+        wallet = self._authorize(message["type"])
+        self._order_rate(wallet, 1)
+        if self.gateway.stopping:
+            raise ProtocolError("unavailable", "the exchange is shutting down")
+        waiter = Answer(lambda answer: self._answer_command(answer, msg_id, parsed.request_id))
+        await self.gateway.exchange.send(
+            [Submission(wallet, parsed.request_id, parsed.ts, parsed.command, waiter)]
+        )
+
+    def _answer_command(self, answer: Any, msg_id: Any, request_id: str) -> None:
+        if isinstance(answer, Reply):
+            self.gateway.metrics.result(answer.result)
+            self.send(_with_id(to_wire(answer.result), msg_id))
+        else:
+            self.error(ProtocolError(answer.code, answer.message), msg_id, request_id)
+
+    async def _bulk(self, message: dict[str, Any], msg_id: Any) -> None:
+        items = bulk_items(message)
+        wallet = self._require_wallet()
+        self._order_rate(wallet, len(items))
+        if self.gateway.stopping:
+            raise ProtocolError("unavailable", "the exchange is shutting down")
+        results: list[Any] = [None] * len(items)
+        remaining = [0]
+        header: dict[str, Any] = {"type": "BulkResult"}
+        if msg_id is not None:
+            header["id"] = msg_id
+        wrapper_request = message.get("request_id")
+        if isinstance(wrapper_request, str):
+            header["request_id"] = wrapper_request
+
+        def finish() -> None:
+            self.send({**header, "results": results})
+
+        submissions = []
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, dict) or item.get("type") not in BULK_ITEM_TYPES:
+                    raise invalid_field(
+                        f"orders[{index}].type", "must be PlaceOrder, CancelOrder or ReplaceOrder"
+                    )
+                parsed = parse_command(item)
+            except ProtocolError as exc:
+                wire = exc.to_wire(None, _request_id_of(item))
+                if exc.field is not None and not exc.field.startswith("orders["):
+                    wire["field"] = f"orders[{index}].{exc.field}"
+                results[index] = wire
+                continue
+            remaining[0] += 1
+            submissions.append(
+                Submission(
+                    wallet,
+                    parsed.request_id,
+                    parsed.ts,
+                    parsed.command,
+                    Answer(_bulk_slot(results, index, remaining, finish, parsed.request_id)),
+                )
+            )
+        if submissions:
+            await self.gateway.exchange.send(submissions)  # type: ignore[arg-type]
+        else:
+            finish()
+
+    # --- reads -------------------------------------------------------------------------
+
+    async def _query(self, kind: str, message: dict[str, Any], msg_id: Any) -> None:
+        read: Callable[[Engine], Any]
+        if kind == "GetInstruments":
+            read = _instruments
+        else:
+            wallet = self._require_wallet()
+            if kind == "GetOpenOrders":
+                symbol = f.string(message, "symbol", optional=True)
+                read = _open_orders(wallet, symbol)
+            elif kind == "GetPortfolio":
+                read = _portfolio(wallet)
+            else:
+                read = self._get_order(wallet, message)
+        await self.gateway.exchange.send(
+            [QueryItem(read, Answer(lambda answer: self._answer_query(answer, msg_id)))]
+        )
+
+    def _answer_query(self, answer: Any, msg_id: Any) -> None:
+        if isinstance(answer, ProtocolError):
+            self.error(answer, msg_id)
+        else:
+            self.send(_with_id(answer, msg_id))
+
+    def _get_order(self, wallet: str, message: dict[str, Any]) -> Callable[[Engine], Any]:
+        order_id = f.integer(message, "order_id", optional=True, minimum=1)
+        client_id = f.string(message, "client_id", optional=True, max_length=36)
+        request_id = f.request_id(message) if message.get("request_id") is not None else None
+        if sum(x is not None for x in (order_id, client_id, request_id)) != 1:
+            raise invalid_field("order_id", "give exactly one of order_id, client_id, request_id")
+        recent = self.gateway.fanout.recent_orders
+        sequencer = self.gateway.exchange.sequencer
+
+        def read(engine: Engine) -> Any:
+            wanted = order_id
+            if request_id is not None:
+                stored = sequencer.stored_result(wallet, request_id)
+                wanted = getattr(stored, "order_id", None)
+                if wanted is None:
+                    return ProtocolError("not_found", "no order was placed by that request")
+            found = engine.open_order(wallet, order_id=wanted, client_id=client_id)
+            if found is None and wanted is not None:
+                closed = recent.get(wanted)
+                if closed is not None and closed.wallet == wallet:
+                    found = closed
+            if found is None:
+                return ProtocolError("not_found", "no such order of this wallet")
+            return {**to_wire(found), "type": "Order"}
+
+        return read
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    async def _subscribe(self, message: dict[str, Any], msg_id: Any) -> None:
+        channel = f.choice(message, "channel", CHANNELS)
+        symbol = f.string(message, "symbol", optional=True)
+        from_seq = f.integer(message, "from_seq", optional=True)
+        confirm = _with_id({"type": "Subscribed", "channel": channel}, msg_id)
+        if symbol is not None:
+            confirm["symbol"] = symbol
+        fanout = self.gateway.fanout
+        if channel in PRIVATE_CHANNELS:
+            wallet = self._require_wallet()
+            key: str | None = wallet
+        elif channel == "book":
+            if symbol is None:
+                raise invalid_field("symbol", "is required for the book channel")
+            key = symbol
+        elif channel == "trades":
+            key = symbol
+        else:
+            key = None
+        if (channel, key) in self.subscriptions:
+            self.send(confirm)
+            return
+        if channel == "book":
+            await self._subscribe_book(key, confirm)  # type: ignore[arg-type]
+            return
+        if channel in PRIVATE_CHANNELS and from_seq is not None:
+            await self._resume(channel, key, from_seq, confirm)  # type: ignore[arg-type]
+            return
+        subscription = Subscription(self.outbound)
+        self.subscriptions[(channel, key)] = subscription
+        fanout.add(channel, key, subscription)
+        self.send(confirm)
+
+    async def _subscribe_book(self, symbol: str, confirm: dict[str, Any]) -> None:
+        def read(engine: Engine) -> Any:
+            return engine.book_depth(symbol)
+
+        def answer(depth: Any) -> None:
+            # Runs in the release stage, in sequence: updates after this point follow the
+            # snapshot with no gap.
+            if depth is None:
+                self.error(invalid_field("symbol", f"unknown symbol {symbol!r}"), confirm.get("id"))
+                return
+            book_seq, bids, asks = depth
+            subscription = Subscription(self.outbound)
+            self.subscriptions[("book", symbol)] = subscription
+            self.gateway.fanout.add("book", symbol, subscription)
+            self.send(confirm)
+            self.send(
+                {
+                    "type": "BookSnapshot",
+                    "symbol": symbol,
+                    "seq": book_seq,
+                    "bids": levels(bids),
+                    "asks": levels(asks),
+                }
+            )
+
+        await self.gateway.exchange.send([QueryItem(read, Answer(answer))])
+
+    async def _resume(
+        self, channel: str, wallet: str, from_seq: int, confirm: dict[str, Any]
+    ) -> None:
+        gateway = self.gateway
+        subscription = Subscription(self.outbound, buffering=True)
+        self.subscriptions[(channel, wallet)] = subscription
+        gateway.fanout.add(channel, wallet, subscription)
+        boundary = gateway.exchange.releaser.released_seq
+        first_kept = await gateway.first_kept_seq()
+        if from_seq < first_kept - 1:
+            gateway.fanout.remove(channel, wallet, subscription)
+            del self.subscriptions[(channel, wallet)]
+            raise ProtocolError(
+                "resume_unavailable", f"the journal keeps seq {first_kept} onward", "from_seq"
+            )
+        self.send(confirm)
+        if from_seq < boundary:
+            for event in await gateway.history(wallet, channel, from_seq, boundary):
+                self.outbound.offer(to_wire(event))
+        subscription.go_live()
+
+    def _unsubscribe(self, message: dict[str, Any], msg_id: Any) -> None:
+        channel = f.choice(message, "channel", CHANNELS)
+        symbol = f.string(message, "symbol", optional=True)
+        key = self.wallet if channel in PRIVATE_CHANNELS else symbol
+        subscription = self.subscriptions.pop((channel, key), None)
+        if subscription is not None:
+            self.gateway.fanout.remove(channel, key, subscription)
+        out = _with_id({"type": "Unsubscribed", "channel": channel}, msg_id)
+        if symbol is not None:
+            out["symbol"] = symbol
+        self.send(out)
+
+    def _drop_private_subscriptions(self) -> None:
+        for (channel, key), subscription in list(self.subscriptions.items()):
+            if channel in PRIVATE_CHANNELS:
+                self.gateway.fanout.remove(channel, key, subscription)
+                del self.subscriptions[(channel, key)]
+
+    def close(self) -> None:
+        for (channel, key), subscription in self.subscriptions.items():
+            self.gateway.fanout.remove(channel, key, subscription)
+        self.subscriptions.clear()
+        self.outbound.close()
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _with_id(message: dict[str, Any], msg_id: Any) -> dict[str, Any]:
+    if msg_id is not None:
+        message["id"] = msg_id
+    return message
+
+
+def _rate_limited(wait_ms: float) -> ProtocolError:
+    return ProtocolError("rate_limited", "rate limit exceeded", retry_after_ms=int(wait_ms) + 1)
+
+
+def _request_id_of(item: Any) -> str | None:
+    if isinstance(item, dict) and isinstance(item.get("request_id"), str):
+        value: str = item["request_id"][:64]
+        return value
+    return None
+
+
+def _bulk_slot(
+    results: list[Any],
+    index: int,
+    remaining: list[int],
+    finish: Callable[[], None],
+    request_id: str,
+) -> Callable[[Any], None]:
+    def fill(answer: Any) -> None:
+        if isinstance(answer, Reply):
+            results[index] = to_wire(answer.result)
+        elif isinstance(answer, Refusal):
+            results[index] = ProtocolError(answer.code, answer.message).to_wire(None, request_id)
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            finish()
+
+    return fill
+
+
+def _instruments(engine: Engine) -> dict[str, Any]:
+    return {
+        "type": "Instruments",
+        "instruments": [to_wire(i) for i in engine.instruments()],
+    }
+
+
+def _open_orders(wallet: str, symbol: str | None) -> Callable[[Engine], dict[str, Any]]:
+    def read(engine: Engine) -> dict[str, Any]:
+        orders = engine.open_orders(wallet, symbol)
+        return {
+            "type": "OpenOrders",
+            "orders": [{**to_wire(o), "type": "OrderResult"} for o in orders],
+            "seq": engine.last_seq,
+        }
+
+    return read
+
+
+def _portfolio(wallet: str) -> Callable[[Engine], dict[str, Any]]:
+    def read(engine: Engine) -> dict[str, Any]:
+        balance = engine.balance(wallet)
+        return {
+            "type": "Portfolio",
+            "wallet": wallet,
+            "balance": {
+                "total": format_decimal(balance.total),
+                "available": format_decimal(balance.available),
+                "reserved": format_decimal(balance.reserved),
+            },
+            "positions": [
+                {
+                    "symbol": p.symbol,
+                    "size": format_decimal(p.size),
+                    "entry_price": format_decimal(p.entry_price),
+                    "realized_pnl": format_decimal(p.realized_pnl),
+                }
+                for p in engine.positions(wallet)
+            ],
+            "seq": engine.last_seq,
+        }
+
+    return read
