@@ -23,6 +23,7 @@ from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.engine import EngineConfig
 from hcx.engine.commands import Withdraw
+from hcx.service.clock import SimClock
 from hcx.service.config import ServiceConfig
 from hcx.service.entries import Refusal, Reply
 from hcx.service.sequencer import EngineFault
@@ -308,3 +309,16 @@ async def test_an_engine_fault_stops_everything_and_the_request_is_refused_after
         assert isinstance(answer, Refusal) and answer.code == "internal"
         fine = await exchange.submit("alice", "fine", ts, order("buy", "90"))
         assert isinstance(fine, Reply) and fine.result.symbol == SYMBOL
+
+
+async def test_journal_time_never_goes_backwards_across_a_restart(tmp_path: Path) -> None:
+    path = str(tmp_path / "j.db")
+    late = SimClock(start_ms=now_ms())
+    async with open_exchange(ServiceConfig(db=path), clock=late) as exchange:
+        await _setup(exchange)
+        first = await exchange.submit("alice", "t1", late.now_ms(), order("buy", "90"))
+    early = SimClock(start_ms=late.now_ms() - 30_000)
+    async with open_exchange(ServiceConfig(db=path), clock=early) as exchange:
+        second = await exchange.submit("alice", "t2", early.now_ms(), order("buy", "90"))
+    assert isinstance(first, Reply) and isinstance(second, Reply)
+    assert second.result.ts >= first.result.ts  # type: ignore[union-attr]

@@ -69,10 +69,16 @@ def recover(
     snapshot_seq = 0
     expected_digests: dict[int, str] = {}
     if snapshots is not None:
+        # A snapshot forked ahead of a commit that a crash then lost describes another
+        # history: only one whose chain is the journal's at its seq counts.
+        def chain_at(seq: int) -> bytes | None:
+            row = journal.read(seq)
+            return row[5] if row is not None else None
+
         if verify_from_start:
-            expected_digests = digests_by_seq(snapshots)
+            expected_digests = digests_by_seq(snapshots, chain_at)
         else:
-            loaded = load_latest(snapshots, last_seq)
+            loaded = load_latest(snapshots, last_seq, chain_at)
             if loaded is not None:
                 engine, info = loaded
                 chain, snapshot_seq = info.chain, info.seq

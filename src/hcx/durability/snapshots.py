@@ -6,6 +6,11 @@ It is written to a temporary name, fsynced, renamed and the directory fsynced, s
 leaves either the old set or the new one. Loading checks the CRC, restores the engine and
 recomputes its digest: a snapshot that does not prove itself is skipped for an older one.
 Only the newest ``keep`` snapshots are kept.
+
+A snapshot is forked at the moment its ``seq`` is applied, before that record commits; a
+crash in between leaves a snapshot of a future the journal never had, and a restart may
+then commit a different record at that ``seq``. So a snapshot is only used, or believed,
+when its chain value equals the journal's at its ``seq`` (``chain_at``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +29,9 @@ from hcx.engine import Engine
 
 MAGIC = b"HCXSNAP1"
 _LENGTH = struct.Struct(">I")
+
+# The journal's chain value at a seq, or None where it has no record.
+ChainAt = Callable[[int], bytes | None]
 
 
 @attrs.frozen
@@ -49,7 +58,8 @@ def encode_snapshot(state: dict[str, Any], digest: str, chain: bytes) -> bytes:
 def write_snapshot_file(directory: Path, data: bytes, seq: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{seq:020d}.snap"
-    temporary = directory / f".{seq:020d}.snap.tmp"
+    # Per writer: a forked child and the final in-process snapshot may write one seq.
+    temporary = directory / f".{seq:020d}.{os.getpid()}.snap.tmp"
     with open(temporary, "wb") as handle:
         handle.write(data)
         handle.flush()
@@ -90,14 +100,19 @@ def list_snapshots(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.snap"), reverse=True)
 
 
-def load_latest(directory: Path, max_seq: int) -> tuple[Engine, SnapshotInfo] | None:
-    """The newest snapshot at or below ``max_seq`` that proves itself by its digest."""
+def load_latest(
+    directory: Path, max_seq: int, chain_at: ChainAt | None = None
+) -> tuple[Engine, SnapshotInfo] | None:
+    """The newest snapshot at or below ``max_seq`` that proves itself by its digest and,
+    given ``chain_at``, belongs to the journal's history."""
     for path in list_snapshots(directory):
         try:
             info, state = read_snapshot(path)
         except (ValueError, OSError, cbor2.CBORDecodeError):
             continue
         if info.seq > max_seq:
+            continue
+        if chain_at is not None and chain_at(info.seq) != info.chain:
             continue
         engine = Engine.restore(state)
         if engine.digest() != info.digest:
@@ -107,22 +122,31 @@ def load_latest(directory: Path, max_seq: int) -> tuple[Engine, SnapshotInfo] | 
 
 
 def prune(directory: Path, keep: int = 2) -> list[Path]:
+    snapshots = list_snapshots(directory)
     removed = []
-    for path in list_snapshots(directory)[keep:]:
+    for path in snapshots[keep:]:
         path.unlink(missing_ok=True)
         removed.append(path)
-    for stale in directory.glob(".*.snap.tmp") if directory.is_dir() else ():
-        stale.unlink(missing_ok=True)
+    # A temporary file may be one that another snapshot child is still writing (children
+    # overlap under load): only one older than every kept snapshot is certainly garbage.
+    if len(snapshots) >= keep > 0:
+        oldest_kept = snapshots[keep - 1].name[:20]
+        for stale in directory.glob(".*.snap.tmp"):
+            if stale.name[1:21] < oldest_kept:
+                stale.unlink(missing_ok=True)
     return removed
 
 
-def digests_by_seq(directory: Path) -> dict[int, str]:
-    """The digest each readable snapshot claims, by seq (for a full verifying replay)."""
+def digests_by_seq(directory: Path, chain_at: ChainAt | None = None) -> dict[int, str]:
+    """The digest each readable snapshot claims, by seq (for a full verifying replay);
+    given ``chain_at``, only snapshots of the journal's own history."""
     digests = {}
     for path in list_snapshots(directory):
         try:
             info, _ = read_snapshot(path)
         except (ValueError, OSError, cbor2.CBORDecodeError):
+            continue
+        if chain_at is not None and chain_at(info.seq) != info.chain:
             continue
         digests[info.seq] = info.digest
     return digests

@@ -87,6 +87,7 @@ class Sequencer:
         # Sequenced commands not yet released, by seq: repeats attach here.
         self.in_flight: dict[int, JournalEntry] = {}
         self.next_seq = engine.last_seq + 1
+        self.last_ts = engine.last_ts
 
     async def run(self) -> None:
         async with self.requests, self.journal:
@@ -129,6 +130,11 @@ class Sequencer:
 
     def _submit(self, item: Submission, entries: list[Entry]) -> None:
         now = self.clock.now_ms()
+        if now < self.last_ts:
+            # The journal's timestamps must never go backwards, even across a restart
+            # onto a clock that has been set back: hold time still instead.
+            now = self.last_ts
+        self.last_ts = now
         if not now - self.recv_window_ms <= item.client_ts <= now + self.future_ms:
             item.waiter.resolve(
                 Refusal(
