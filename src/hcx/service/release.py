@@ -47,8 +47,17 @@ class Releaser:
                 for waiter in entry.waiters:
                     waiter.resolve(reply)
             else:
+                # A read sees the commands sequenced before it: publish their events
+                # first, so a book snapshot is followed by the updates after it only,
+                # and an answer never overtakes the events it already reflects.
+                if journaled:
+                    self._publish(journaled)
+                    journaled = []
                 entry.waiter.resolve(entry.answer)
         if journaled:
-            self.released_seq = journaled[-1].seq
-            for publish in self.publishers:
-                publish(journaled)
+            self._publish(journaled)
+
+    def _publish(self, journaled: list[JournalEntry]) -> None:
+        self.released_seq = journaled[-1].seq
+        for publish in self.publishers:
+            publish(journaled)

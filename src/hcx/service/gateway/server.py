@@ -194,7 +194,10 @@ class Gateway:
                 await ws.send_message(frame)
                 outbound.sent(frame)
         except ConnectionClosed:
-            scope.cancel()
+            # After an overflow the socket is closing on purpose: leave the connection to
+            # ``_watch_overflow``, or the 1008 close frame would be cancelled unsent.
+            if not outbound.overflowed.is_set():
+                scope.cancel()
 
     async def _watch_overflow(
         self, ws: WebSocketConnection, outbound: Outbound, scope: trio.CancelScope

@@ -1,0 +1,225 @@
+"""Outgoing commands as values: what to send, with its idempotency key already fixed.
+
+Each request is built once with its ``request_id`` (a fresh UUID4 unless given) and its
+``ts`` (now, in ms, unless given) and keeps them: a retry after a reconnect sends exactly
+the same object, which the server answers with the stored result instead of executing it
+again. ``PlaceOrderRequest``, ``CancelOrderRequest`` and ``ReplaceOrderRequest`` are also
+the items of ``Client.bulk_orders``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from hcx.client.messages import OptionKind, SelfTradePrevention, Side, TimeInForce
+
+Amount = Decimal | str | int
+"""A price, size or amount: a ``Decimal``, a decimal string or an int (never a float,
+which cannot hold most decimal prices exactly)."""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def decimal_string(value: Amount) -> str:
+    """``value`` as the protocol's decimal string (``"12.5"``, no exponent)."""
+    if isinstance(value, (bool, float)):
+        raise TypeError(f"use Decimal or str for amounts, not {type(value).__name__}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite amount")
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _optional(out: dict[str, Any], **values: Any) -> dict[str, Any]:
+    for key, value in values.items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class Request:
+    """A journaled command: ``request_id`` and ``ts`` form its idempotency key."""
+
+    request_id: str = attrs.field(factory=new_request_id)
+    ts: int = attrs.field(factory=now_ms)
+
+    TYPE = "?"
+
+    def body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "request_id": self.request_id, "ts": self.ts, **self.body()}
+
+
+@attrs.frozen(kw_only=True)
+class PlaceOrderRequest(Request):
+    TYPE = "PlaceOrder"
+    symbol: str
+    side: Side
+    price: Amount
+    size: Amount
+    tif: TimeInForce | None = None
+    post_only: bool | None = None
+    reduce_only: bool | None = None
+    mmp: bool | None = None
+    client_id: str | None = None
+    stp: SelfTradePrevention | None = None
+
+    def body(self) -> dict[str, Any]:
+        out = {
+            "symbol": self.symbol,
+            "side": self.side,
+            "price": decimal_string(self.price),
+            "size": decimal_string(self.size),
+        }
+        return _optional(
+            out,
+            tif=self.tif,
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
+            mmp=self.mmp,
+            client_id=self.client_id,
+            stp=self.stp,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class CancelOrderRequest(Request):
+    TYPE = "CancelOrder"
+    order_id: int | None = None
+    client_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return _optional({}, order_id=self.order_id, client_id=self.client_id)
+
+
+@attrs.frozen(kw_only=True)
+class ReplaceOrderRequest(Request):
+    TYPE = "ReplaceOrder"
+    order_id: int
+    price: Amount
+    size: Amount
+    tif: TimeInForce | None = None
+    post_only: bool | None = None
+    reduce_only: bool | None = None
+    mmp: bool | None = None
+    client_id: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "order_id": self.order_id,
+            "price": decimal_string(self.price),
+            "size": decimal_string(self.size),
+        }
+        return _optional(
+            out,
+            tif=self.tif,
+            post_only=self.post_only,
+            reduce_only=self.reduce_only,
+            mmp=self.mmp,
+            client_id=self.client_id,
+        )
+
+
+OrderRequest = PlaceOrderRequest | CancelOrderRequest | ReplaceOrderRequest
+
+
+@attrs.frozen(kw_only=True)
+class CancelAllRequest(Request):
+    TYPE = "CancelAll"
+    symbol: str | None = None
+    underlying: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return _optional({}, symbol=self.symbol, underlying=self.underlying)
+
+
+@attrs.frozen(kw_only=True)
+class WithdrawRequest(Request):
+    TYPE = "Withdraw"
+    amount: Amount
+
+    def body(self) -> dict[str, Any]:
+        return {"amount": decimal_string(self.amount)}
+
+
+@attrs.frozen(kw_only=True)
+class CreateInstrumentRequest(Request):
+    TYPE = "CreateInstrument"
+    symbol: str
+    underlying: str
+    expiry_ms: int
+    strike: Amount
+    option: OptionKind
+    tick_size: Amount
+    lot_size: Amount
+    multiplier: Amount | None = None
+    maker_fee_bps: int | None = None
+    taker_fee_bps: int | None = None
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "symbol": self.symbol,
+            "underlying": self.underlying,
+            "expiry_ms": self.expiry_ms,
+            "strike": decimal_string(self.strike),
+            "option": self.option,
+            "tick_size": decimal_string(self.tick_size),
+            "lot_size": decimal_string(self.lot_size),
+        }
+        return _optional(
+            out,
+            multiplier=None if self.multiplier is None else decimal_string(self.multiplier),
+            maker_fee_bps=self.maker_fee_bps,
+            taker_fee_bps=self.taker_fee_bps,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class DepositRequest(Request):
+    TYPE = "Deposit"
+    wallet: str
+    amount: Amount
+
+    def body(self) -> dict[str, Any]:
+        return {"wallet": self.wallet, "amount": decimal_string(self.amount)}
+
+
+@attrs.frozen(kw_only=True)
+class SetIndexPriceRequest(Request):
+    TYPE = "SetIndexPrice"
+    underlying: str
+    price: Amount
+    vol: Amount | None = None
+
+    def body(self) -> dict[str, Any]:
+        out = {"underlying": self.underlying, "price": decimal_string(self.price)}
+        return _optional(out, vol=None if self.vol is None else decimal_string(self.vol))
+
+
+@attrs.frozen(kw_only=True)
+class HaltInstrumentRequest(Request):
+    TYPE = "HaltInstrument"
+    symbol: str
+
+    def body(self) -> dict[str, Any]:
+        return {"symbol": self.symbol}

@@ -1,0 +1,133 @@
+"""The client's sans-I/O parts: amounts out, messages in, the local book, resume points."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from hcx.client import (
+    BookGap,
+    BookSnapshot,
+    BookUpdate,
+    BulkResult,
+    HcxError,
+    OrderBook,
+    OrderResult,
+    PlaceOrderRequest,
+    ResumePoint,
+    UnknownMessage,
+    parse_message,
+)
+from hcx.client.requests import decimal_string
+
+
+@pytest.mark.parametrize(
+    ("value", "wire"),
+    [
+        (Decimal("12.50"), "12.5"),
+        (Decimal("1E+2"), "100"),
+        (Decimal("-0.000"), "0"),
+        (Decimal("0.000001"), "0.000001"),
+        (7, "7"),
+        ("3.25", "3.25"),
+    ],
+)
+def test_amounts_become_decimal_strings(value: Decimal | int | str, wire: str) -> None:
+    assert decimal_string(value) == wire
+
+
+@pytest.mark.parametrize("value", [1.5, True, Decimal("NaN"), Decimal("Infinity")])
+def test_amounts_that_are_not_exact_are_refused(value: object) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        decimal_string(value)  # type: ignore[arg-type]
+
+
+def test_a_request_keeps_its_idempotency_key() -> None:
+    request = PlaceOrderRequest(symbol="S", side="buy", price=Decimal("1.10"), size=2)
+    wire = request.to_wire()
+    assert wire == request.to_wire()
+    assert wire == {
+        "type": "PlaceOrder",
+        "request_id": request.request_id,
+        "ts": request.ts,
+        "symbol": "S",
+        "side": "buy",
+        "price": "1.1",
+        "size": "2",
+    }
+
+
+def test_messages_parse_to_typed_values() -> None:
+    result = parse_message(
+        {
+            "type": "OrderResult",
+            "request_id": "r",
+            "order_id": 4,
+            "wallet": "w",
+            "symbol": "S",
+            "side": "sell",
+            "price": "10.5",
+            "size": "3",
+            "tif": "gtc",
+            "status": "partially_filled",
+            "filled_size": "1",
+            "mmp_triggered": False,
+            "ts": 1,
+            "seq": 9,
+            "some_future_key": [1, 2],
+        }
+    )
+    assert isinstance(result, OrderResult)
+    assert (result.price, result.remaining, result.reason) == (Decimal("10.5"), Decimal(2), None)
+    bulk = parse_message(
+        {
+            "type": "BulkResult",
+            "id": 3,
+            "results": [{"type": "Error", "code": "invalid_field", "message": "m", "field": "f"}],
+        }
+    )
+    assert isinstance(bulk, BulkResult)
+    assert bulk.results == (HcxError("invalid_field", "m", "f"),)
+    assert isinstance(parse_message({"type": "FromTheFuture"}), UnknownMessage)
+    error = parse_message({"type": "Error", "code": "forbidden", "message": "no"})
+    assert isinstance(error, HcxError) and error.code == "forbidden"
+    with pytest.raises(ValueError):
+        parse_message({"type": "Trade", "symbol": "S"})
+
+
+def _snapshot(seq: int, bids: list[list[str]], asks: list[list[str]]) -> BookSnapshot:
+    return BookSnapshot(symbol="S", seq=seq, bids=bids, asks=asks)
+
+
+def _update(seq: int, bids: list[list[str]], asks: list[list[str]]) -> BookUpdate:
+    return BookUpdate(symbol="S", seq=seq, bids=bids, asks=asks)
+
+
+def test_order_book_applies_updates_and_notices_gaps() -> None:
+    book = OrderBook("S")
+    with pytest.raises(RuntimeError):
+        book.apply_update(_update(1, [], []))
+    book.apply_snapshot(_snapshot(5, [["10", "1"], ["11", "2"]], [["12", "1"]]))
+    assert book.bids == [(Decimal(11), Decimal(2)), (Decimal(10), Decimal(1))]
+    assert not book.apply_update(_update(5, [["9", "9"]], []))  # already in the snapshot
+    assert book.apply_update(_update(6, [["11", "0"], ["10.5", "4"]], [["12", "3"]]))
+    assert book.bids == [(Decimal("10.5"), Decimal(4)), (Decimal(10), Decimal(1))]
+    assert book.best_ask() == (Decimal(12), Decimal(3))
+    with pytest.raises(BookGap) as gap:
+        book.apply_update(_update(8, [], []))
+    assert (gap.value.expected, gap.value.got, book.seq) == (7, 8, 6)
+
+
+def test_resume_point_delivers_each_message_once() -> None:
+    point = ResumePoint(10)
+    assert not point.accept(10)  # before the start
+    assert point.accept(12) and point.accept(12)  # two messages of one command
+    assert point.accept(15)  # one of command 15 seen, maybe more were coming
+    assert point.resume() == 14  # replay from 15 on ...
+    assert not point.accept(15)  # ... skipping the one already delivered
+    assert point.accept(15)  # the one that was lost
+    assert not point.accept(12)
+    assert point.resume() == 14  # a second loss before anything new
+    assert not point.accept(15) and not point.accept(15)
+    assert point.accept(16) and point.resume() == 15
