@@ -92,3 +92,20 @@ def test_journal_is_wal_with_full_sync(tmp_path: Path) -> None:
     assert journal.connection.execute("PRAGMA journal_mode").fetchall()[0][0] == "wal"
     assert journal.connection.execute("PRAGMA synchronous").fetchall()[0][0] == 2
     journal.close()
+
+
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "new.db")
+    code = "import sys; from hcx.durability.journal import Journal; Journal(sys.argv[1]).close()"
+    runs = [
+        subprocess.Popen([sys.executable, "-c", code, path], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    errors = [run.communicate(timeout=60)[1].decode() for run in runs]
+    assert [run.returncode for run in runs] == [0] * 6, errors
+    journal = Journal(path)
+    assert journal.connection.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
+    journal.close()

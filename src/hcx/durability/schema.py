@@ -48,20 +48,31 @@ class SchemaTooNew(RuntimeError):
     pass
 
 
-def migrate(connection: Any) -> int:
-    """Bring the file to ``SCHEMA_VERSION``; returns the version it started at."""
-    start: int = connection.execute("PRAGMA user_version").fetchall()[0][0]
-    if start > SCHEMA_VERSION:
+def _version(connection: Any) -> int:
+    version: int = connection.execute("PRAGMA user_version").fetchall()[0][0]
+    if version > SCHEMA_VERSION:
         raise SchemaTooNew(
-            f"journal schema {start} is newer than this hcx understands ({SCHEMA_VERSION})"
+            f"journal schema {version} is newer than this hcx understands ({SCHEMA_VERSION})"
         )
-    for version in range(start + 1, SCHEMA_VERSION + 1):
+    return version
+
+
+def migrate(connection: Any) -> int:
+    """Bring the file to ``SCHEMA_VERSION``; returns the version it started at.
+
+    Each step re-reads the version under the write lock, so two processes opening a new
+    file at once (``hcx serve`` and ``hcx keys``) never run the same migration twice."""
+    start = _version(connection)
+    while True:
+        if _version(connection) >= SCHEMA_VERSION:
+            return start
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute(_MIGRATIONS[version])
-            connection.execute(f"PRAGMA user_version = {version}")
+            version = _version(connection)
+            if version < SCHEMA_VERSION:
+                connection.execute(_MIGRATIONS[version + 1])
+                connection.execute(f"PRAGMA user_version = {version + 1}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    return start
