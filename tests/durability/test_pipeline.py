@@ -7,9 +7,6 @@ nothing; a corrupt journal refuses to start and names the record.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import pytest
 import trio
 
 from hcx.durability.errors import JournalCorrupt
-from hcx.durability.journal import Journal, Row
+from hcx.durability.journal import Journal
 from hcx.durability.records import chain_next, crc_of, decode_record
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
@@ -29,33 +26,7 @@ from hcx.service.entries import Refusal, Reply
 from hcx.service.sequencer import EngineFault
 from hcx.service.supervisor import Exchange, open_exchange
 from tests.durability.market import SYMBOL, listing, now_ms, order
-
-
-class CommitGate:
-    """Wraps the writer's commit so a test can hold a COMMIT open."""
-
-    def __init__(self, exchange: Exchange) -> None:
-        self.inner = exchange.writer.commit
-        self.open = threading.Event()
-        self.entered = threading.Event()
-        self.open.set()
-        self.committed: list[int] = []
-        exchange.writer.commit = self
-
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold commits; always let go, or a failing test would hang on the writer."""
-        self.open.clear()
-        try:
-            yield
-        finally:
-            self.open.set()
-
-    def __call__(self, rows: Sequence[Row]) -> None:
-        self.entered.set()
-        self.open.wait()
-        self.inner(rows)
-        self.committed.extend(row[0] for row in rows)
+from tests.gates import CommitGate
 
 
 async def _setup(exchange: Exchange) -> None:

@@ -10,6 +10,7 @@ reads come back through waiters that the release stage resolves, i.e. only once 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hcx.engine import Engine
@@ -237,6 +238,8 @@ class Session:
         )
 
     def _answer_query(self, answer: Any, msg_id: Any) -> None:
+        if callable(answer):
+            answer = answer()
         if isinstance(answer, ProtocolError):
             self.error(answer, msg_id)
         else:
@@ -259,13 +262,13 @@ class Session:
                 if wanted is None:
                     return ProtocolError("not_found", "no order was placed by that request")
             found = engine.open_order(wallet, order_id=wanted, client_id=client_id)
-            if found is None and wanted is not None:
-                closed = recent.get(wanted)
-                if closed is not None and closed.wallet == wallet:
-                    found = closed
-            if found is None:
+            if found is not None:
+                return {**to_wire(found), "type": "Order"}
+            if wanted is None:
                 return ProtocolError("not_found", "no such order of this wallet")
-            return {**to_wire(found), "type": "Order"}
+            # Closed orders are remembered by the release stage: look there when this
+            # answer is released, after the command that closed the order has been.
+            return partial(_closed_order, recent, wallet, wanted)
 
         return read
 
@@ -414,6 +417,13 @@ def _bulk_slot(
             finish()
 
     return fill
+
+
+def _closed_order(recent: Any, wallet: str, order_id: int) -> Any:
+    closed = recent.get(order_id)
+    if closed is None or closed.wallet != wallet:
+        return ProtocolError("not_found", "no such order of this wallet")
+    return {**to_wire(closed), "type": "Order"}
 
 
 def _instruments(engine: Engine) -> dict[str, Any]:
