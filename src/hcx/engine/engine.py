@@ -26,7 +26,16 @@ from hcx.engine.commands import (
     Withdraw,
 )
 from hcx.engine.config import EngineConfig
-from hcx.engine.outputs import Balance, InstrumentUpdate, Level, OrderUpdate, Output, Position
+from hcx.engine.outputs import (
+    Balance,
+    InstrumentUpdate,
+    Level,
+    OrderUpdate,
+    Output,
+    Position,
+    Result,
+)
+from hcx.engine.precheck import refuse_early
 from hcx.engine.snapshot import Snapshot, digest_of, restore_state, take_snapshot
 from hcx.engine.state import EngineState
 
@@ -69,6 +78,11 @@ class Engine:
         if envelope.ts_ms > self.last_ts:
             self.last_ts = envelope.ts_ms
         return Output(result, changes.finish(self.state))
+
+    def refuse_early(self, envelope: Envelope) -> Result | None:
+        """The rejection ``apply`` would give if it is one that changes nothing and needs
+        no journal entry (see ``precheck``); None if the command must be applied."""
+        return refuse_early(self.state, envelope, self.last_seq)
 
     # --- whole-state operations ----------------------------------------------------
 

@@ -164,6 +164,11 @@ class Sequencer:
             return
         seq = self.next_seq
         envelope = Envelope(seq, now, wallet, request_id, item.command)
+        early = self.engine.refuse_early(envelope)
+        if early is not None:
+            # Released in order like a read: it reflects state that must be durable first.
+            entries.append(QueryEntry(Reply(early.seq, early), item.waiter))
+            return
         try:
             output = self.engine.apply(envelope)
         except Exception as exc:

@@ -1,0 +1,89 @@
+"""Rejections that change nothing and need no journal entry.
+
+Some rejections depend only on the message and on the instrument list: an unknown
+symbol, a price or size that is not a positive whole number of ticks or lots, a
+non-positive amount. Nothing executes, no state changes, and replay would not miss them,
+so the sequencer answers them without journaling (keeping a flood of bad orders out of the
+journal). The answer is exactly what ``apply`` would have given, in the same check order
+(a halted instrument is still ``instrument_not_active`` first, and is journaled), and its
+``seq`` is the last journaled one, the state it was judged against.
+"""
+
+from __future__ import annotations
+
+from hcx.engine.commands import Deposit, Envelope, PlaceOrder, ReplaceOrder, Withdraw
+from hcx.engine.outputs import AdminResult, BalanceResult, OrderResult, Result
+from hcx.engine.state import EngineState
+
+
+def refuse_early(state: EngineState, envelope: Envelope, last_seq: int) -> Result | None:
+    command = envelope.command
+    kind = type(command)
+    if kind is PlaceOrder or kind is ReplaceOrder:
+        return _order(state, envelope, command, last_seq)  # type: ignore[arg-type]
+    if kind is Withdraw and command.amount <= 0:  # type: ignore[union-attr]
+        wallet = state.wallets.get(envelope.wallet)
+        total = wallet.total if wallet is not None else 0
+        reserved = wallet.reserved if wallet is not None else 0
+        return BalanceResult(
+            envelope.request_id,
+            envelope.wallet,
+            "rejected",
+            "invalid_amount",
+            total,
+            total - reserved,
+            reserved,
+            last_seq,
+        )
+    if kind is Deposit and command.amount <= 0:  # type: ignore[union-attr]
+        return AdminResult(
+            envelope.request_id,
+            envelope.wallet,
+            "Deposit",
+            "rejected",
+            "invalid_amount",
+            last_seq,
+        )
+    return None
+
+
+def _order(
+    state: EngineState, envelope: Envelope, cmd: PlaceOrder | ReplaceOrder, last_seq: int
+) -> OrderResult | None:
+    if isinstance(cmd, PlaceOrder):
+        symbol: str | None = cmd.symbol
+        side: str | None = cmd.side
+    else:
+        original = state.orders.get(cmd.order_id)
+        if original is None or original.wallet != envelope.wallet:
+            return None  # unknown_order / not_owner: the engine's, journaled
+        symbol, side = original.symbol, original.side
+    inst = state.instruments.get(symbol) if symbol is not None else None
+    if inst is None:
+        reason = "unknown_symbol"
+    elif not inst.is_trading(envelope.ts_ms):
+        return None
+    elif cmd.price <= 0 or cmd.price % inst.tick_size:
+        reason = "invalid_price"
+    elif cmd.size <= 0 or cmd.size % inst.lot_size:
+        reason = "invalid_size"
+    else:
+        return None
+    return OrderResult(
+        envelope.request_id,
+        None,
+        cmd.client_id,
+        envelope.wallet,
+        symbol,
+        side,
+        cmd.price,
+        cmd.size,
+        cmd.tif,
+        "rejected",
+        0,
+        reason,
+        False,
+        None,
+        envelope.ts_ms,
+        last_seq,
+    )
