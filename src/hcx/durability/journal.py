@@ -166,7 +166,9 @@ class Journal:
         return list(self.connection.execute(sql, params))
 
     def _bounds(self) -> tuple[int, int]:
-        rows = self._rows("SELECT min(seq), max(seq) FROM journal")
+        # Two subqueries: SQLite answers a lone min() or max() from the end of the seq
+        # b-tree, but ``min(seq), max(seq)`` in one SELECT scans the whole table.
+        rows = self._rows("SELECT (SELECT min(seq) FROM journal), (SELECT max(seq) FROM journal)")
         low, high = rows[0]
         return (int(low), int(high)) if high is not None else (0, 0)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 import attrs
@@ -60,18 +59,25 @@ OUTPUT_TYPES: dict[str, type] = {
     )
 }
 
-_GETTERS: dict[type, Callable[[Any], Any]] = {}
+# Per class, a function ``obj -> [TYPE, *attrs field values in declaration order]``.
+_FIELD_LISTS: dict[type, Callable[[Any], list[Any]]] = {}
+
+
+def _field_list_of(cls: type) -> Callable[[Any], list[Any]]:
+    """Compile ``lambda o: [tag, o.f1, o.f2, ...]`` for ``cls`` once (attrs itself
+    generates its methods the same way): three times faster than an ``attrgetter``
+    and unpacking, and this runs for the command, the result and every event of every
+    record, live and in replay."""
+    tag = cls.TYPE if hasattr(cls, "TYPE") else cls.__name__
+    values = "".join(f", o.{field.name}" for field in attrs.fields(cls))
+    field_list: Callable[[Any], list[Any]] = eval(f"lambda o: [tag{values}]", {"tag": tag})
+    _FIELD_LISTS[cls] = field_list
+    return field_list
 
 
 def _fields_of(obj: Any) -> list[Any]:
-    cls = type(obj)
-    getter = _GETTERS.get(cls)
-    if getter is None:
-        names = [a.name for a in attrs.fields(cls)]
-        single = attrgetter(names[0])
-        getter = attrgetter(*names) if len(names) > 1 else (lambda o: (single(o),))
-        _GETTERS[cls] = getter
-    return [cls.TYPE if hasattr(cls, "TYPE") else cls.__name__, *getter(obj)]
+    field_list = _FIELD_LISTS.get(type(obj)) or _field_list_of(type(obj))
+    return field_list(obj)
 
 
 def encode_command(command: Command) -> list[Any]:
@@ -94,15 +100,17 @@ def decode_output_object(data: list[Any]) -> Any:
 
 
 def encode_record(envelope: Envelope, client_ts: int, output: Output) -> bytes:
+    lists = _FIELD_LISTS
+    command, result = envelope.command, output.result
     body = [
         envelope.seq,
         envelope.ts_ms,
         envelope.wallet,
         envelope.request_id,
         client_ts,
-        _fields_of(envelope.command),
-        _fields_of(output.result),
-        [_fields_of(event) for event in output.events],
+        (lists.get(type(command)) or _field_list_of(type(command)))(command),
+        (lists.get(type(result)) or _field_list_of(type(result)))(result),
+        [(lists.get(type(event)) or _field_list_of(type(event)))(event) for event in output.events],
     ]
     return _VERSION_BYTE + cbor2.dumps(body)
 

@@ -114,7 +114,10 @@ def load_latest(
             continue
         if chain_at is not None and chain_at(info.seq) != info.chain:
             continue
-        engine = Engine.restore(state)
+        try:
+            engine = Engine.restore(state)
+        except (ValueError, KeyError, TypeError):
+            continue  # another snapshot format: replay from an older one or from the start
         if engine.digest() != info.digest:
             continue
         return engine, info

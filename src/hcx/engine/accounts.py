@@ -54,14 +54,17 @@ class Exposure:
 def requirement(
     size: int, cash_basis: int, buy_reserved: int, open_sell_size: int, margin_per_contract: int
 ) -> int:
-    long = size if size > 0 else 0
-    uncovered = open_sell_size - long
-    at_risk = (uncovered if uncovered > 0 else 0) + (-size if size < 0 else 0)
     held = buy_reserved
-    if at_risk:
+    if size < 0:
+        # Short: margin on the position and on every resting sell, and the net premium.
+        at_risk = (open_sell_size if open_sell_size > 0 else 0) - size
+        if cash_basis < 0:
+            held -= cash_basis
+    else:
+        # Flat or long: margin on the resting sells the long does not cover.
+        at_risk = open_sell_size - size
+    if at_risk > 0:
         held += margin_for(at_risk, margin_per_contract)
-    if size < 0 and cash_basis < 0:
-        held -= cash_basis
     return held
 
 

@@ -6,7 +6,7 @@ engine's own rules apply. Each answers ``AdminResult`` (``BalanceResult`` for a 
 
 from __future__ import annotations
 
-from hcx.engine.book import Book
+from hcx.engine.accounts import Wallet
 from hcx.engine.changes import Changes
 from hcx.engine.commands import (
     CreateInstrument,
@@ -35,6 +35,8 @@ def deposit(state: EngineState, env: Envelope, cmd: Deposit, ch: Changes) -> Adm
 
 def withdraw(state: EngineState, env: Envelope, cmd: Withdraw, ch: Changes) -> BalanceResult:
     wallet = state.wallets.get(env.wallet)
+    if wallet is not None:
+        _refresh_collateral(state, wallet, ch)
     total = wallet.total if wallet is not None else 0
     reserved = wallet.reserved if wallet is not None else 0
     reason = None
@@ -69,6 +71,17 @@ def withdraw(state: EngineState, env: Envelope, cmd: Withdraw, ch: Changes) -> B
     )
 
 
+def _refresh_collateral(state: EngineState, wallet: Wallet, ch: Changes) -> None:
+    """Recompute every exposure's collateral at the current index prices, so a withdrawal
+    cannot take what an index move has made the positions need."""
+    for symbol, exposure in wallet.exposures.items():
+        required = exposure.requirement(state.margin_per_contract(state.instruments[symbol]))
+        if required != exposure.required:
+            wallet.reserved += required - exposure.required
+            exposure.required = required
+            ch.wallets[wallet.name] = wallet
+
+
 def create_instrument(
     state: EngineState, env: Envelope, cmd: CreateInstrument, ch: Changes
 ) -> AdminResult:
@@ -81,10 +94,7 @@ def create_instrument(
     reason = invalid_terms(inst, state.config)
     if reason is not None:
         return _admin(env, "CreateInstrument", reason)
-    state.instruments[inst.symbol] = inst
-    state.books[inst.symbol] = Book(inst.symbol)
-    state.book_seqs[inst.symbol] = 0
-    state.by_underlying.setdefault(inst.underlying, []).append(inst.symbol)
+    state.list_instrument(inst)
     ch.events.append(instrument_update(inst, env.seq))
     return _admin(env, "CreateInstrument", None)
 

@@ -1,18 +1,24 @@
 """One instrument's order book: price levels in price-time priority.
 
-Each side maps price -> level, a ``SortedDict`` so the best price is an end of the sorted
-keys; each level is an ``OrderedDict`` keyed by order id, which keeps arrival order and
-removes any order in O(1) (a plain dict degrades when drained from the front). The
-total size of each level is kept beside it for market-data updates.
+Each side maps price -> level in a dict and keeps its prices in a sorted list beside it,
+so the best price is an end of that list; each level is an ``OrderedDict`` keyed by order
+id, which keeps arrival order and removes any order in O(1) (a plain dict degrades when
+drained from the front). The total size of each level is kept beside it for market-data
+updates.
+
+The sorted list is kept with ``bisect`` (C): opening or emptying a level costs one
+memmove of the side's prices, far cheaper than ``sortedcontainers`` up to tens of
+thousands of levels per side, while the orders at a level, the common case, never touch
+it.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Iterator
 
 import attrs
-from sortedcontainers import SortedDict
 
 from hcx.engine.commands import SelfTradePrevention, Side, TimeInForce
 from hcx.engine.outputs import Level, OrderStatus
@@ -41,6 +47,7 @@ class Order:
     reserved: int = 0
     status: OrderStatus = "open"
     reason: str | None = None
+    mmp_triggered: bool = False
 
     @property
     def filled(self) -> int:
@@ -50,10 +57,11 @@ class Order:
 class BookSide:
     """One side of a book. ``best()`` is the highest bid or the lowest ask."""
 
-    __slots__ = ("_best_index", "levels", "sizes")
+    __slots__ = ("_best_index", "levels", "prices", "sizes")
 
     def __init__(self, descending: bool) -> None:
-        self.levels: SortedDict = SortedDict()
+        self.levels: dict[int, OrderedDict[int, Order]] = {}
+        self.prices: list[int] = []  # the keys of ``levels``, ascending
         self.sizes: dict[int, int] = {}
         self._best_index = -1 if descending else 0
 
@@ -61,22 +69,22 @@ class BookSide:
         return bool(self.sizes)
 
     def best(self) -> tuple[int, OrderedDict[int, Order]]:
-        price, level = self.levels.peekitem(self._best_index)
-        return price, level
+        """The best price and its level; only on a side that is not empty."""
+        price = self.prices[self._best_index]
+        return price, self.levels[price]
 
     def best_price(self) -> int | None:
-        if not self.sizes:
-            return None
-        price: int = self.levels.peekitem(self._best_index)[0]
-        return price
+        prices = self.prices
+        return prices[self._best_index] if prices else None
 
     def add(self, order: Order) -> None:
-        level = self.levels.get(order.price)
+        price = order.price
+        level = self.levels.get(price)
         if level is None:
-            level = OrderedDict()
-            self.levels[order.price] = level
+            level = self.levels[price] = OrderedDict()
+            insort(self.prices, price)
         level[order.order_id] = order
-        self.sizes[order.price] = self.sizes.get(order.price, 0) + order.remaining
+        self.sizes[price] = self.sizes.get(price, 0) + order.remaining
 
     def remove(self, order: Order) -> None:
         """Take ``order`` out with its current ``remaining``."""
@@ -88,6 +96,8 @@ class BookSide:
         else:
             del self.levels[price]
             del self.sizes[price]
+            prices = self.prices
+            del prices[bisect_left(prices, price)]
 
     def reduce(self, order: Order, size: int) -> None:
         """``order`` lost ``size`` to a fill but keeps its place."""
@@ -95,9 +105,8 @@ class BookSide:
 
     def in_priority(self) -> Iterator[tuple[int, OrderedDict[int, Order]]]:
         """Levels from the best price outward (read only; do not mutate while iterating)."""
-        keys = self.levels.keys()
-        ordered = reversed(keys) if self._best_index == -1 else iter(keys)
-        for price in ordered:
+        prices = self.prices
+        for price in reversed(prices) if self._best_index == -1 else prices:
             yield price, self.levels[price]
 
     def depth(self) -> list[Level]:
@@ -126,10 +135,10 @@ class Book:
     def crosses(self, side: Side, price: int) -> bool:
         """Would an order at ``price`` on ``side`` meet a resting order?"""
         if side == "buy":
-            best = self.asks.best_price()
-            return best is not None and best <= price
-        best = self.bids.best_price()
-        return best is not None and best >= price
+            asks = self.asks.prices
+            return asks[0] <= price if asks else False
+        bids = self.bids.prices
+        return bids[-1] >= price if bids else False
 
     def level_size(self, side: Side, price: int) -> int:
         return self.side(side).sizes.get(price, 0)

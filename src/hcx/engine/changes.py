@@ -9,7 +9,7 @@ sweep through many levels cheap and gives subscribers the final state.
 
 from __future__ import annotations
 
-from hcx.engine.accounts import Exposure, Wallet
+from hcx.engine.accounts import Exposure, Wallet, requirement
 from hcx.engine.book import Order
 from hcx.engine.instruments import Instrument
 from hcx.engine.outputs import Balance, BookUpdate, Event, Level, OrderUpdate, Position
@@ -17,17 +17,38 @@ from hcx.engine.state import EngineState
 
 
 class Changes:
+    """What the command in progress touched. The engine keeps one and ``start``s it for
+    each command rather than building six containers per command only to drop them."""
+
     __slots__ = ("events", "exposures", "levels", "orders", "positions", "seq", "ts", "wallets")
 
-    def __init__(self, seq: int, ts: int) -> None:
+    def __init__(self, seq: int = 0, ts: int = 0) -> None:
         self.seq = seq
         self.ts = ts
         self.events: list[Event] = []
         self.orders: dict[int, Order] = {}
         self.levels: dict[str, dict[tuple[str, int], None]] = {}
-        self.exposures: dict[tuple[str, str], tuple[Wallet, Exposure, Instrument]] = {}
-        self.positions: dict[tuple[str, str], tuple[Wallet, Exposure, Instrument]] = {}
+        # Keyed by the exposure itself (one per wallet and instrument, hashed by identity;
+        # the order of iteration is that of insertion, as for every dict here).
+        self.exposures: dict[Exposure, tuple[Wallet, Exposure, Instrument]] = {}
+        self.positions: dict[Exposure, tuple[Wallet, Exposure, Instrument]] = {}
         self.wallets: dict[str, Wallet] = {}
+
+    def start(self, seq: int, ts: int) -> None:
+        """Forget the previous command (whose events list now belongs to its output)."""
+        self.seq = seq
+        self.ts = ts
+        self.events = []
+        if self.orders:
+            self.orders.clear()
+        if self.levels:
+            self.levels.clear()
+        if self.exposures:
+            self.exposures.clear()
+        if self.positions:
+            self.positions.clear()
+        if self.wallets:
+            self.wallets.clear()
 
     def touch_level(self, symbol: str, side: str, price: int) -> None:
         levels = self.levels.get(symbol)
@@ -36,34 +57,46 @@ class Changes:
         levels[(side, price)] = None
 
     def touch_exposure(self, wallet: Wallet, exposure: Exposure, inst: Instrument) -> None:
-        self.exposures[(wallet.name, inst.symbol)] = (wallet, exposure, inst)
+        if exposure not in self.exposures:
+            self.exposures[exposure] = (wallet, exposure, inst)
 
     def touch_position(self, wallet: Wallet, exposure: Exposure, inst: Instrument) -> None:
-        key = (wallet.name, inst.symbol)
-        self.exposures[key] = self.positions[key] = (wallet, exposure, inst)
+        self.exposures[exposure] = self.positions[exposure] = (wallet, exposure, inst)
         self.wallets[wallet.name] = wallet
 
     def finish(self, state: EngineState) -> list[Event]:
         seq = self.seq
         wallets = self.wallets
+        margins = state.margin_cache
         for wallet, exposure, inst in self.exposures.values():
-            required = exposure.requirement(state.margin_per_contract(inst))
+            margin = margins.get(inst.symbol)
+            if margin is None:
+                margin = state.margin_per_contract(inst)
+            required = requirement(
+                exposure.size,
+                exposure.cash_basis,
+                exposure.buy_reserved,
+                exposure.open_sell_size,
+                margin,
+            )
             if required != exposure.required:
                 wallet.reserved += required - exposure.required
                 exposure.required = required
                 wallets[wallet.name] = wallet
         events = self.events
+        ts = self.ts
         for order in self.orders.values():
-            events.append(order_update(order, self.ts, seq))
+            events.append(order_update(order, ts, seq))
         for symbol, keys in self.levels.items():
             book = state.books[symbol]
             bids: list[Level] = []
             asks: list[Level] = []
-            for side, price in sorted(keys):
+            bid_sizes, ask_sizes = book.bids.sizes, book.asks.sizes
+            for side, price in sorted(keys) if len(keys) > 1 else keys:
                 if side == "buy":
-                    bids.append((price, book.bids.sizes.get(price, 0)))
+                    bids.append((price, bid_sizes.get(price, 0)))
                 else:
-                    asks.append((price, book.asks.sizes.get(price, 0)))
+                    asks.append((price, ask_sizes.get(price, 0)))
             bids.reverse()
             book_seq = state.book_seqs[symbol] + 1
             state.book_seqs[symbol] = book_seq
@@ -102,7 +135,7 @@ def order_update(order: Order, ts: int, seq: int) -> OrderUpdate:
         order.status,
         order.size - order.remaining,
         order.reason,
-        False,
+        order.mmp_triggered,
         None,
         ts,
         seq,

@@ -116,6 +116,42 @@ class Settle:
     price: int
 
 
+@attrs.frozen
+class SetMmp:
+    """Market maker protection for (sender, underlying). Limits are scaled like sizes:
+    ``qty_limit`` in contracts, ``delta_limit`` in delta-contracts; None disables one."""
+
+    underlying: str
+    interval_ms: int
+    frozen_ms: int
+    qty_limit: int | None = None
+    delta_limit: int | None = None
+    enabled: bool = True
+
+
+@attrs.frozen
+class ResetMmp:
+    underlying: str
+
+
+def _legs(legs: object) -> tuple[tuple[str, str, int, int], ...]:
+    return tuple((str(s), str(d), int(z), int(p)) for s, d, z, p in legs)  # type: ignore[attr-defined]
+
+
+@attrs.frozen
+class AcceptQuote:
+    """Execute a quote: every leg between the sender (taker) and ``quoter`` at the quoted
+    price, or none. Legs are ``(symbol, taker side, size, price)``; the service fills in
+    the quote's terms from its memory, so the journal holds everything replay needs."""
+
+    rfq_id: str
+    quote_id: str
+    quoter: str
+    legs: tuple[tuple[str, str, int, int], ...] = attrs.field(converter=_legs)
+    expires_ms: int
+    quoter_mmp: bool = False
+
+
 Command = (
     PlaceOrder
     | CancelOrder
@@ -127,6 +163,9 @@ Command = (
     | SetIndexPrice
     | HaltInstrument
     | Settle
+    | SetMmp
+    | ResetMmp
+    | AcceptQuote
 )
 
 ADMIN_COMMANDS: tuple[type[Command], ...] = (
@@ -150,6 +189,9 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         SetIndexPrice,
         HaltInstrument,
         Settle,
+        SetMmp,
+        ResetMmp,
+        AcceptQuote,
     )
 }
 

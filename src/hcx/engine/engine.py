@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hcx.engine import admin, orders
+from hcx.engine import admin, expiry, orders, protection, rfq
 from hcx.engine.changes import Changes, order_update
 from hcx.engine.commands import (
+    AcceptQuote,
     CancelAll,
     CancelOrder,
     CreateInstrument,
@@ -22,7 +23,10 @@ from hcx.engine.commands import (
     HaltInstrument,
     PlaceOrder,
     ReplaceOrder,
+    ResetMmp,
     SetIndexPrice,
+    SetMmp,
+    Settle,
     Withdraw,
 )
 from hcx.engine.config import EngineConfig
@@ -51,6 +55,10 @@ _HANDLERS: dict[type, Handler] = {
     CreateInstrument: admin.create_instrument,
     SetIndexPrice: admin.set_index_price,
     HaltInstrument: admin.halt_instrument,
+    Settle: expiry.settle,
+    SetMmp: protection.set_mmp,
+    ResetMmp: protection.reset_mmp,
+    AcceptQuote: rfq.accept_quote,
 }
 
 
@@ -63,6 +71,7 @@ class Engine:
         self.state = EngineState(config=config or EngineConfig())
         self.last_seq = 0
         self.last_ts = 0
+        self._changes = Changes()
 
     # --- the state machine ---------------------------------------------------------
 
@@ -72,7 +81,11 @@ class Engine:
         handler = _HANDLERS.get(type(envelope.command))
         if handler is None:
             raise EngineMisuse(f"no handler for {type(envelope.command).__name__}")
-        changes = Changes(envelope.seq, envelope.ts_ms)
+        changes = self._changes
+        changes.start(envelope.seq, envelope.ts_ms)
+        queue = self.state.expiry_queue
+        if queue and queue[0][0] <= envelope.ts_ms:
+            expiry.expire_due(self.state, changes, envelope.ts_ms)
         result = handler(self.state, envelope, envelope.command, changes)
         self.last_seq = envelope.seq
         if envelope.ts_ms > self.last_ts:
@@ -97,6 +110,7 @@ class Engine:
     def restore(cls, snapshot: Snapshot) -> Engine:
         engine = cls.__new__(cls)
         engine.state, engine.last_seq, engine.last_ts = restore_state(snapshot)
+        engine._changes = Changes()
         return engine
 
     # --- reads (not journaled; the service orders them with the commands) ---------

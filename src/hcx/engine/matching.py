@@ -12,8 +12,9 @@ from __future__ import annotations
 from hcx.engine.accounts import Exposure, Wallet, apply_fill, buy_reservation
 from hcx.engine.book import Book, BookSide, Order
 from hcx.engine.changes import Changes
+from hcx.engine.greeks import delta
 from hcx.engine.instruments import Instrument
-from hcx.engine.numbers import fee_for
+from hcx.engine.numbers import SCALE, fee_for
 from hcx.engine.outputs import Fill, Trade
 from hcx.engine.state import EngineState
 
@@ -69,11 +70,13 @@ def fok_fillable(state: EngineState, taker: Order, book: Book) -> bool:
                     continue
                 return False
             size = maker.remaining
+            used = reduce_used.get(maker.wallet, 0)
             if maker.reduce_only:
                 exposure = state.wallets[maker.wallet].exposures.get(symbol)
-                used = reduce_used.get(maker.wallet, 0)
                 size = min(size, max(_reducible(exposure, maker.side) - used, 0))
-                reduce_used[maker.wallet] = used + size
+            # Every fill of this wallet, reduce-only or not, shrinks what its later
+            # reduce-only orders may still reduce (``match`` reads the live position).
+            reduce_used[maker.wallet] = used + size
             needed -= size
             if needed <= 0:
                 return True
@@ -131,7 +134,63 @@ def match(
             price,
             size,
         )
+        if maker.mmp:
+            record_mmp_fill(state, ch, maker.wallet, inst, maker.side, size, maker)
+        if taker.mmp and record_mmp_fill(state, ch, taker.wallet, inst, taker.side, size, taker):
+            return "mmp_frozen"
     return None
+
+
+def record_mmp_fill(
+    state: EngineState,
+    ch: Changes,
+    wallet: str,
+    inst: Instrument,
+    side: str,
+    size: int,
+    order: Order | None,
+) -> bool:
+    """Count a fill toward the wallet's MMP on the underlying; on a breach, freeze it and
+    cancel the wallet's resting ``mmp`` orders there. True if this fill breached."""
+    protection = state.mmp.get((wallet, inst.underlying))
+    if protection is None or not protection.enabled:
+        return False
+    signed_delta = 0
+    if protection.delta_limit is not None:
+        per_contract = _delta(state, inst, ch.ts)
+        signed_delta = per_contract * size // SCALE
+        if side == "sell":
+            signed_delta = -signed_delta
+    if not protection.record(ch.ts, size, signed_delta):
+        return False
+    if order is not None:
+        order.mmp_triggered = True
+        ch.orders[order.order_id] = order
+    owner = state.wallets[wallet]
+    symbols = set(state.by_underlying.get(inst.underlying, ()))
+    for resting in [o for o in owner.open_orders.values() if o.mmp and o.symbol in symbols]:
+        resting.mmp_triggered = True
+        cancel_resting(state, ch, resting, state.instruments[resting.symbol], "mmp_frozen")
+    return True
+
+
+def _delta(state: EngineState, inst: Instrument, ts_ms: int) -> int:
+    """Black-Scholes delta of one contract (scaled), from the index and vol of its
+    underlying; with no vol published, the intrinsic delta. Time is taken to the whole
+    second, which makes the value a function of the cache key alone: a cache emptied by
+    a restore recomputes exactly what it held."""
+    spot = state.index_prices.get(inst.underlying, inst.strike)
+    vol = state.index_vols.get(inst.underlying, 0)
+    second = ts_ms // 1000
+    key = (inst.symbol, spot, vol, second)
+    cache = state.delta_cache
+    value = cache.get(key)
+    if value is None:
+        if len(cache) > 10_000:
+            cache.clear()
+        value = delta(inst.option, spot, inst.strike, vol, inst.expiry_ms - second * 1000)
+        cache[key] = value
+    return value
 
 
 def _consume(order: Order, size: int, exposure: Exposure, inst: Instrument) -> None:

@@ -55,4 +55,4 @@ def ceil_div(numerator: int, denominator: int) -> int:
 
 def fee_for(premium: int, fee_bps: int) -> int:
     """The fee on a premium, rounded up to the micro-unit in the exchange's favour."""
-    return ceil_div(premium * fee_bps, BPS)
+    return -(-premium * fee_bps // BPS)  # ceil_div, inlined: this runs for every fill

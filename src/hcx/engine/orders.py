@@ -9,7 +9,7 @@ rejected replace leaves the original resting where it was.
 
 from __future__ import annotations
 
-from hcx.engine.accounts import Exposure, buy_reservation, requirement
+from hcx.engine.accounts import Exposure, Wallet, buy_reservation, requirement
 from hcx.engine.book import Order
 from hcx.engine.changes import Changes
 from hcx.engine.commands import CancelAll, CancelOrder, Envelope, PlaceOrder, ReplaceOrder, Side
@@ -74,24 +74,35 @@ def _submit(
     cmd: PlaceOrder | ReplaceOrder,
     replaced: Order | None,
 ) -> OrderResult:
-    reason = _refusal(state, env, symbol, side, cmd, replaced)
+    inst = state.instruments.get(symbol)
+    if inst is None:
+        return _rejected(env, cmd, symbol, side, replaced, "unknown_symbol")
+    wallet = state.wallets.get(env.wallet)
+    exposure = wallet.exposures.get(symbol) if wallet is not None else None
+    reason = _refusal(state, env, inst, wallet, exposure, side, cmd, replaced)
     if reason is not None:
         return _rejected(env, cmd, symbol, side, replaced, reason)
-    inst = state.instruments[symbol]
-    wallet = state.wallet(env.wallet)
-    exposure = wallet.exposure(symbol)
+    price, size = cmd.price, cmd.size
+    hold = _buy_hold(inst, price, size) if side == "buy" else 0
+    if _short_of_collateral(state, inst, wallet, exposure, side, size, hold, replaced):
+        return _rejected(env, cmd, symbol, side, replaced, "insufficient_balance")
+    if wallet is None:
+        wallet = state.wallet(env.wallet)
+    if exposure is None:
+        exposure = wallet.exposure(symbol)
     if replaced is not None:
         cancel_resting(state, ch, replaced, inst, None)
+    tif = cmd.tif
     order = Order(
         state.take_order_id(),
         env.request_id,
         env.wallet,
         symbol,
         side,
-        cmd.price,
-        cmd.size,
-        cmd.size,
-        cmd.tif,
+        price,
+        size,
+        size,
+        tif,
         cmd.post_only,
         cmd.reduce_only,
         cmd.mmp,
@@ -99,51 +110,52 @@ def _submit(
         cmd.stp,
         env.ts_ms,
     )
+    order_id = order.order_id
     # The order holds collateral as if resting from the start; fills and a cancel of the
     # remainder release it, so every path out of here leaves the exposure consistent.
     if side == "buy":
-        order.reserved = _buy_hold(inst, cmd.price, cmd.size)
-        exposure.buy_reserved += order.reserved
+        order.reserved = hold
+        exposure.buy_reserved += hold
     else:
-        exposure.open_sell_size += cmd.size
-    ch.orders[order.order_id] = order
+        exposure.open_sell_size += size
+    ch.orders[order_id] = order
     ch.touch_exposure(wallet, exposure, inst)
 
     book = state.books[symbol]
-    if cmd.tif == "fok" and not fok_fillable(state, order, book):
+    if tif == "fok" and not fok_fillable(state, order, book):
         return _end_unrested(order, exposure, "fok_unfilled", env, replaced)
     ended_by = None
-    if book.crosses(side, cmd.price):
+    if book.crosses(side, price):
         ended_by = match(state, ch, order, wallet, exposure, inst)
     if not order.remaining:
         order.status = "filled"
         return _order_result(order, env, replaced)
     if ended_by is not None:
         return _end_unrested(order, exposure, ended_by, env, replaced)
-    if cmd.tif != "gtc":
-        return _end_unrested(order, exposure, f"{cmd.tif}_remainder", env, replaced)
-    order.status = "partially_filled" if order.remaining != order.size else "open"
+    if tif != "gtc":
+        return _end_unrested(order, exposure, f"{tif}_remainder", env, replaced)
+    if order.remaining != size:
+        order.status = "partially_filled"
     book.side(side).add(order)
-    wallet.open_orders[order.order_id] = order
+    wallet.open_orders[order_id] = order
     if order.client_id is not None:
-        wallet.client_ids[order.client_id] = order.order_id
-    state.orders[order.order_id] = order
-    ch.touch_level(symbol, side, order.price)
+        wallet.client_ids[order.client_id] = order_id
+    state.orders[order_id] = order
+    ch.touch_level(symbol, side, price)
     return _order_result(order, env, replaced)
 
 
 def _refusal(
     state: EngineState,
     env: Envelope,
-    symbol: str,
+    inst: Instrument,
+    wallet: Wallet | None,
+    exposure: Exposure | None,
     side: Side,
     cmd: PlaceOrder | ReplaceOrder,
     replaced: Order | None,
 ) -> str | None:
-    """The first rule the order breaks, or None."""
-    inst = state.instruments.get(symbol)
-    if inst is None:
-        return "unknown_symbol"
+    """The first rule, short of collateral, that the order breaks, or None."""
     if not inst.is_trading(env.ts_ms):
         return "instrument_not_active"
     price, size = cmd.price, cmd.size
@@ -151,43 +163,63 @@ def _refusal(
         return "invalid_price"
     if size <= 0 or size % inst.lot_size:
         return "invalid_size"
-    wallet = state.wallets.get(env.wallet)
-    exposure = wallet.exposures.get(symbol) if wallet is not None else None
     if cmd.client_id is not None and wallet is not None:
         holder = wallet.client_ids.get(cmd.client_id)
         if holder is not None and (replaced is None or holder != replaced.order_id):
             return "duplicate_client_id"
-    if cmd.post_only and state.books[symbol].crosses(side, price):
+    if cmd.post_only and state.books[inst.symbol].crosses(side, price):
         return "post_only_would_take"
-    position = exposure.size if exposure is not None else 0
-    if cmd.reduce_only and size > (-position if side == "buy" else position):
-        return "reduce_only_violation"
+    if cmd.reduce_only:
+        position = exposure.size if exposure is not None else 0
+        if size > (-position if side == "buy" else position):
+            return "reduce_only_violation"
+    if cmd.mmp:
+        protection = state.mmp.get((env.wallet, inst.underlying))
+        if protection is not None and protection.enabled and protection.is_frozen(env.ts_ms):
+            return "mmp_frozen"
     if cmd.tif == "gtc" and wallet is not None:
         resting = len(wallet.open_orders) - (1 if replaced is not None else 0)
         if resting >= state.config.max_open_orders:
             return "too_many_open_orders"
-    if wallet is None or exposure is None:
-        buy_reserved, open_sells, cash_basis, stored = 0, 0, 0, 0
+    return None
+
+
+def _short_of_collateral(
+    state: EngineState,
+    inst: Instrument,
+    wallet: Wallet | None,
+    exposure: Exposure | None,
+    side: Side,
+    size: int,
+    hold: int,
+    replaced: Order | None,
+) -> bool:
+    """Would the order (``hold``: what it holds if a buy) need more than is available?"""
+    if exposure is None:
+        position, buy_reserved, open_sells, cash_basis, stored = 0, 0, 0, 0, 0
     else:
-        buy_reserved, open_sells = exposure.buy_reserved, exposure.open_sell_size
+        position, buy_reserved, open_sells = (
+            exposure.size,
+            exposure.buy_reserved,
+            exposure.open_sell_size,
+        )
         cash_basis, stored = exposure.cash_basis, exposure.required
     margin = state.margin_per_contract(inst)
     held_now = requirement(position, cash_basis, buy_reserved, open_sells, margin)
-    if replaced is not None:
-        buy_reserved -= replaced.reserved
-        if side == "sell":
-            open_sells -= replaced.remaining
     if side == "buy":
-        buy_reserved += _buy_hold(inst, price, size)
+        # What resting buys hold adds up: one more buy needs exactly its own hold.
+        held_after = held_now + hold - (replaced.reserved if replaced is not None else 0)
     else:
+        if replaced is not None:
+            buy_reserved -= replaced.reserved
+            open_sells -= replaced.remaining
         open_sells += size
-    held_after = requirement(position, cash_basis, buy_reserved, open_sells, margin)
+        held_after = requirement(position, cash_basis, buy_reserved, open_sells, margin)
     # An order that adds no risk is always accepted, even from an under-margined wallet.
     if held_after > held_now:
-        available = wallet.available if wallet is not None else 0
-        if held_after - stored > available:
-            return "insufficient_balance"
-    return None
+        available = wallet.total - wallet.reserved if wallet is not None else 0
+        return held_after - stored > available
+    return False
 
 
 def _buy_hold(inst: Instrument, price: int, size: int) -> int:
@@ -217,7 +249,7 @@ def _order_result(order: Order, env: Envelope, replaced: Order | None) -> OrderR
         order.status,
         order.size - order.remaining,
         order.reason,
-        False,
+        order.mmp_triggered,
         replaced.order_id if replaced is not None else None,
         env.ts_ms,
         env.seq,

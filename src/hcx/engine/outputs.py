@@ -84,7 +84,32 @@ class AdminResult:
     seq: int
 
 
-Result = OrderResult | CancelAllResult | BalanceResult | AdminResult
+@attrs.define(slots=True)
+class MmpResult:
+    TYPE: ClassVar[str] = "MmpResult"
+    request_id: str
+    wallet: str
+    status: AdminStatus
+    reason: str | None
+    underlying: str
+    frozen_until_ms: int | None
+    seq: int
+
+
+@attrs.define(slots=True)
+class RfqResult:
+    TYPE: ClassVar[str] = "RfqResult"
+    request_id: str
+    wallet: str
+    rfq_id: str
+    quote_id: str
+    status: Literal["filled", "rejected"]
+    fill_id: int | None
+    reason: str | None
+    seq: int
+
+
+Result = OrderResult | CancelAllResult | BalanceResult | AdminResult | MmpResult | RfqResult
 
 
 # --- private events --------------------------------------------------------------------
@@ -113,6 +138,9 @@ class Fill:
     realized_pnl: int
     ts: int
     seq: int
+    # Set on fills of an executed RFQ quote; None for fills from the book.
+    rfq_id: str | None = None
+    quote_id: str | None = None
 
 
 @attrs.define(slots=True)
@@ -135,6 +163,21 @@ class Position:
     size: int
     entry_price: int
     realized_pnl: int
+    seq: int
+
+
+@attrs.define(slots=True)
+class PositionExpired:
+    """A position cash-settled: ``settlement_value`` is the signed cash the holder got
+    (paid, if negative); ``pnl`` is that value minus the position's cost."""
+
+    TYPE: ClassVar[str] = "PositionExpired"
+    wallet: str
+    symbol: str
+    size: int
+    settlement_price: int
+    settlement_value: int
+    pnl: int
     seq: int
 
 
@@ -192,9 +235,19 @@ class IndexPrice:
     seq: int
 
 
-Event = OrderUpdate | Fill | Balance | Position | Trade | BookUpdate | InstrumentUpdate | IndexPrice
+Event = (
+    OrderUpdate
+    | Fill
+    | Balance
+    | Position
+    | PositionExpired
+    | Trade
+    | BookUpdate
+    | InstrumentUpdate
+    | IndexPrice
+)
 
-PRIVATE_EVENTS: tuple[type[Event], ...] = (OrderUpdate, Fill, Balance, Position)
+PRIVATE_EVENTS: tuple[type[Event], ...] = (OrderUpdate, Fill, Balance, Position, PositionExpired)
 
 
 @attrs.define(slots=True)

@@ -34,4 +34,4 @@ def short_margin_per_contract(inst: Instrument, index: int | None, config: Engin
 
 def margin_for(size: int, per_contract: int) -> int:
     """Margin for ``size`` (scaled contracts) at ``per_contract`` micro-USD each."""
-    return ceil_div(per_contract * size, SCALE)
+    return -(-per_contract * size // SCALE)  # ceil_div, inlined: this runs for every order

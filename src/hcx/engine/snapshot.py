@@ -16,16 +16,18 @@ from typing import Any
 import attrs
 
 from hcx.engine.accounts import Exposure, Wallet
-from hcx.engine.book import Book, Order
+from hcx.engine.book import Order
 from hcx.engine.config import EngineConfig
 from hcx.engine.instruments import Instrument
+from hcx.engine.mmp import MmpState
 from hcx.engine.state import EngineState
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 _ORDER_FIELDS = [a.name for a in attrs.fields(Order)]
 _EXPOSURE_FIELDS = [a.name for a in attrs.fields(Exposure)]
 _INSTRUMENT_FIELDS = [a.name for a in attrs.fields(Instrument)]
+_MMP_FIELDS = [a.name for a in attrs.fields(MmpState)]
 
 Snapshot = dict[str, Any]
 
@@ -67,7 +69,20 @@ def take_snapshot(state: EngineState, last_seq: int, last_ts: int) -> Snapshot:
         "fees_collected": state.fees_collected,
         "deposited": state.deposited,
         "withdrawn": state.withdrawn,
+        "mmp": [
+            [wallet, underlying, *(_mmp_row(state.mmp[(wallet, underlying)]))]
+            for wallet, underlying in sorted(state.mmp)
+        ],
+        # Insertion order matters (oldest first is what expires first): kept as is.
+        "filled_rfqs": [[rfq_id, expires] for rfq_id, expires in state.filled_rfqs.items()],
     }
+
+
+def _mmp_row(mmp: MmpState) -> list[Any]:
+    return [
+        *(getattr(mmp, f) for f in _MMP_FIELDS if f != "window"),
+        [list(item) for item in mmp.window],
+    ]
 
 
 def restore_state(snapshot: Snapshot) -> tuple[EngineState, int, int]:
@@ -75,12 +90,9 @@ def restore_state(snapshot: Snapshot) -> tuple[EngineState, int, int]:
     if snapshot.get("version") != SNAPSHOT_VERSION:
         raise ValueError(f"unsupported snapshot version {snapshot.get('version')!r}")
     state = EngineState(config=EngineConfig(**snapshot["config"]))
-    for row in snapshot["instruments"]:
-        inst = Instrument(**dict(zip(_INSTRUMENT_FIELDS, row, strict=True)))
-        state.instruments[inst.symbol] = inst
-        state.books[inst.symbol] = Book(inst.symbol)
-        state.by_underlying.setdefault(inst.underlying, []).append(inst.symbol)
     state.book_seqs.update(snapshot["book_seqs"])
+    for row in snapshot["instruments"]:
+        state.list_instrument(Instrument(**dict(zip(_INSTRUMENT_FIELDS, row, strict=True))))
     state.index_prices.update(snapshot["index_prices"])
     state.index_vols.update(snapshot["index_vols"])
     for row in snapshot["wallets"]:
@@ -99,6 +111,12 @@ def restore_state(snapshot: Snapshot) -> tuple[EngineState, int, int]:
     state.next_order_id = snapshot["next_order_id"]
     state.next_trade_id = snapshot["next_trade_id"]
     state.next_fill_id = snapshot["next_fill_id"]
+    for wallet_name, underlying, *values in snapshot["mmp"]:
+        *plain, window = values
+        mmp = MmpState(**dict(zip([f for f in _MMP_FIELDS if f != "window"], plain, strict=True)))
+        mmp.window.extend(tuple(item) for item in window)
+        state.mmp[(wallet_name, underlying)] = mmp
+    state.filled_rfqs.update((rfq_id, expires) for rfq_id, expires in snapshot["filled_rfqs"])
     state.fees_collected = snapshot["fees_collected"]
     state.deposited = snapshot["deposited"]
     state.withdrawn = snapshot["withdrawn"]

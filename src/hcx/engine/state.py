@@ -8,11 +8,13 @@ get the same ids, and an id is never reused.
 from __future__ import annotations
 
 import attrs
+from sortedcontainers import SortedList
 
 from hcx.engine.accounts import Wallet
 from hcx.engine.book import Book, Order
 from hcx.engine.config import EngineConfig
 from hcx.engine.instruments import Instrument
+from hcx.engine.mmp import MmpState
 from hcx.engine.risk import short_margin_per_contract
 
 
@@ -34,9 +36,16 @@ class EngineState:
     fees_collected: int = 0
     deposited: int = 0
     withdrawn: int = 0
+    # Market maker protection by (wallet, underlying).
+    mmp: dict[tuple[str, str], MmpState] = attrs.Factory(dict)
+    # RFQs already filled, with the expiry of the quote that filled them.
+    filled_rfqs: dict[str, int] = attrs.Factory(dict)
     # Derived, never snapshotted: margin per contract by symbol, dropped when the index
-    # of its underlying moves.
+    # of its underlying moves; (expiry_ms, symbol) of instruments still to expire; MMP
+    # deltas by (symbol, index, vol, second).
     margin_cache: dict[str, int] = attrs.Factory(dict)
+    expiry_queue: SortedList = attrs.Factory(SortedList)
+    delta_cache: dict[tuple[str, int, int, int], int] = attrs.Factory(dict)
 
     def wallet(self, name: str) -> Wallet:
         wallet = self.wallets.get(name)
@@ -51,6 +60,14 @@ class EngineState:
             margin = short_margin_per_contract(inst, index, self.config)
             self.margin_cache[inst.symbol] = margin
         return margin
+
+    def list_instrument(self, inst: Instrument) -> None:
+        self.instruments[inst.symbol] = inst
+        self.books[inst.symbol] = Book(inst.symbol)
+        self.book_seqs.setdefault(inst.symbol, 0)
+        self.by_underlying.setdefault(inst.underlying, []).append(inst.symbol)
+        if inst.status in ("active", "halted"):
+            self.expiry_queue.add((inst.expiry_ms, inst.symbol))
 
     def take_order_id(self) -> int:
         order_id = self.next_order_id

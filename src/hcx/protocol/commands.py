@@ -26,7 +26,10 @@ from hcx.engine.commands import (
     HaltInstrument,
     PlaceOrder,
     ReplaceOrder,
+    ResetMmp,
     SetIndexPrice,
+    SetMmp,
+    Settle,
     Withdraw,
 )
 from hcx.protocol import fields as f
@@ -133,18 +136,43 @@ def _halt(message: dict[str, Any]) -> Command:
     return HaltInstrument(symbol=f.req_string(message, "symbol"))
 
 
+def _settle(message: dict[str, Any]) -> Command:
+    return Settle(symbol=f.req_string(message, "symbol"), price=f.req_decimal(message, "price"))
+
+
+def _set_mmp(message: dict[str, Any]) -> Command:
+    enabled = message.get("enabled")
+    if not isinstance(enabled, bool):
+        raise invalid_field("enabled", "must be true or false")
+    return SetMmp(
+        underlying=f.req_string(message, "underlying", max_length=16),
+        interval_ms=f.req_integer(message, "interval_ms", minimum=1),
+        frozen_ms=f.req_integer(message, "frozen_ms"),
+        qty_limit=f.decimal(message, "qty_limit", optional=True),
+        delta_limit=f.decimal(message, "delta_limit", optional=True),
+        enabled=enabled,
+    )
+
+
+def _reset_mmp(message: dict[str, Any]) -> Command:
+    return ResetMmp(underlying=f.req_string(message, "underlying", max_length=16))
+
+
 TRADER_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "PlaceOrder": _place,
     "CancelOrder": _cancel,
     "ReplaceOrder": _replace,
     "CancelAll": _cancel_all,
     "Withdraw": _withdraw,
+    "SetMmp": _set_mmp,
+    "ResetMmp": _reset_mmp,
 }
 ADMIN_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "CreateInstrument": _create_instrument,
     "Deposit": _deposit,
     "SetIndexPrice": _set_index_price,
     "HaltInstrument": _halt,
+    "Settle": _settle,
 }
 BULK_ITEM_TYPES = ("PlaceOrder", "CancelOrder", "ReplaceOrder")
 COMMAND_PARSERS = {**TRADER_COMMANDS, **ADMIN_COMMANDS}

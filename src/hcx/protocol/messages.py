@@ -22,7 +22,10 @@ from hcx.engine.outputs import (
     CancelAllResult,
     Fill,
     Level,
+    MmpResult,
     Position,
+    PositionExpired,
+    RfqResult,
 )
 
 DECIMAL_FIELDS = frozenset(
@@ -49,7 +52,10 @@ DECIMAL_FIELDS = frozenset(
     }
 )
 _DROP: dict[type, frozenset[str]] = {
-    Fill: frozenset({"wallet"}),
+    Fill: frozenset({"wallet", "rfq_id", "quote_id"}),
+    PositionExpired: frozenset({"wallet"}),
+    MmpResult: frozenset({"wallet"}),
+    RfqResult: frozenset({"wallet"}),
     Balance: frozenset({"wallet"}),
     Position: frozenset({"wallet"}),
     AdminResult: frozenset({"wallet"}),
@@ -99,7 +105,10 @@ def _book(obj: BookUpdate, out: dict[str, Any]) -> None:
 
 
 def _fill(obj: Fill, out: dict[str, Any]) -> None:
-    out["source"] = _BOOK_SOURCE
+    if obj.rfq_id is None:
+        out["source"] = _BOOK_SOURCE
+    else:
+        out["source"] = {"type": "rfq", "rfq_id": obj.rfq_id, "quote_id": obj.quote_id}
 
 
 def _balance_result(obj: BalanceResult, out: dict[str, Any]) -> None:

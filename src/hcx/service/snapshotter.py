@@ -59,7 +59,7 @@ class Snapshotter:
             os._exit(code)
         try:
             self._children.send_nowait(pid)
-        except trio.WouldBlock:
+        except (trio.WouldBlock, trio.ClosedResourceError):
             os.waitpid(pid, 0)
 
     async def run(self) -> None:

@@ -24,6 +24,7 @@ from hcx.engine.outputs import (
     InstrumentUpdate,
     OrderUpdate,
     Position,
+    PositionExpired,
     Trade,
 )
 from hcx.protocol.messages import to_wire
@@ -37,6 +38,7 @@ CHANNEL_OF_EVENT: dict[type, str] = {
     Fill: "fills",
     Balance: "portfolio",
     Position: "portfolio",
+    PositionExpired: "portfolio",
 }
 
 

@@ -29,6 +29,7 @@ from hcx.service.gateway.fanout import CHANNEL_OF_EVENT, Fanout
 from hcx.service.gateway.keys import KeyStore
 from hcx.service.gateway.limits import BucketMap
 from hcx.service.gateway.outbound import SLOW_CONSUMER_REASON, Outbound
+from hcx.service.gateway.rfq import RfqDesk
 from hcx.service.gateway.session import Session
 from hcx.service.metrics import Metrics
 from hcx.service.supervisor import Exchange
@@ -50,6 +51,7 @@ class Gateway:
         self.metrics = metrics
         self.clock = clock
         self.fanout = Fanout(config.recent_orders_kept)
+        self.rfq = RfqDesk(config.rfq_ttl_ms)
         exchange.add_publisher(self.fanout.publish)
         self.order_rate = BucketMap(config.order_rate_per_wallet, config.order_burst_per_wallet)
         self._failures: dict[str, collections.deque[float]] = {}

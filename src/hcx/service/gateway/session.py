@@ -30,12 +30,14 @@ from hcx.service.entries import QueryItem, Refusal, Reply, Submission
 from hcx.service.gateway.fanout import PRIVATE_CHANNELS, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
+from hcx.service.gateway.rfq import quote_message, request_message
 
 if TYPE_CHECKING:
     from hcx.service.gateway.server import Gateway
 
 QUERY_TYPES = ("GetOpenOrders", "GetPortfolio", "GetOrder", "GetInstruments")
-CHANNELS = ("book", "trades", "instruments", *PRIVATE_CHANNELS)
+CHANNELS = ("book", "trades", "instruments", "rfq", *PRIVATE_CHANNELS)
+QUOTER_ROLES = ("quoter", "admin")
 
 
 class Answer:
@@ -109,6 +111,12 @@ class Session:
             self._unsubscribe(message, msg_id)
         elif kind == "Authenticate":
             await self._authenticate(message, msg_id)
+        elif kind == "RequestQuote":
+            self._request_quote(message, msg_id)
+        elif kind == "Quote":
+            self._quote(message, msg_id)
+        elif kind == "AcceptQuote":
+            await self._accept_quote(message, msg_id)
         elif kind == "Ping":
             self.send(_with_id({"type": "Pong", "server_ms": self.gateway.clock.now_ms()}, msg_id))
         else:
@@ -170,6 +178,48 @@ class Session:
             self.send(_with_id(to_wire(answer.result), msg_id))
         else:
             self.error(ProtocolError(answer.code, answer.message), msg_id, request_id)
+
+    # --- RFQ -------------------------------------------------------------------------
+
+    def _request_quote(self, message: dict[str, Any], msg_id: Any) -> None:
+        wallet = self._require_wallet()
+        gateway = self.gateway
+        rfq = gateway.rfq.open(wallet, message, gateway.exchange.engine, gateway.clock.now_ms())
+        self.send(_with_id({"type": "RfqOpened", "rfq_id": rfq.rfq_id}, msg_id))
+        gateway.fanout.deliver_to("rfq_quoters", None, request_message(rfq))
+
+    def _quote(self, message: dict[str, Any], msg_id: Any) -> None:
+        wallet = self._require_wallet()
+        if self.role not in QUOTER_ROLES:
+            raise ProtocolError("forbidden", "quoting needs the quoter role")
+        gateway = self.gateway
+        rfq, quote = gateway.rfq.quote(wallet, message, gateway.clock.now_ms())
+        ack = {"type": "QuoteAck", "rfq_id": rfq.rfq_id, "quote_id": quote.quote_id}
+        self.send(_with_id(ack, msg_id))
+        gateway.fanout.deliver_to(
+            "rfq", rfq.taker, quote_message(rfq, quote, gateway.exchange.engine)
+        )
+
+    async def _accept_quote(self, message: dict[str, Any], msg_id: Any) -> None:
+        request_id = f.request_id(message)
+        ts = f.req_integer(message, "ts")
+        rfq_id = f.request_id(message, "rfq_id")
+        quote_id = f.request_id(message, "quote_id")
+        wallet = self._require_wallet()
+        self._order_rate(wallet, 1)
+        if self.gateway.stopping:
+            raise ProtocolError("unavailable", "the exchange is shutting down")
+        desk = self.gateway.rfq
+        command = desk.acceptance(wallet, rfq_id, quote_id)
+
+        def answer(reply: Any) -> None:
+            if isinstance(reply, Reply) and getattr(reply.result, "status", None) == "filled":
+                desk.filled(rfq_id)
+            self._answer_command(reply, msg_id, request_id)
+
+        await self.gateway.exchange.send(
+            [Submission(wallet, request_id, ts, command, Answer(answer))]
+        )
 
     async def _bulk(self, message: dict[str, Any], msg_id: Any) -> None:
         items = bulk_items(message)
@@ -291,6 +341,12 @@ class Session:
             key = symbol
         elif channel == "trades":
             key = symbol
+        elif channel == "rfq":
+            key = self._require_wallet()
+            if self.role in QUOTER_ROLES and ("rfq_quoters", None) not in self.subscriptions:
+                requests = Subscription(self.outbound)
+                self.subscriptions[("rfq_quoters", None)] = requests
+                fanout.add("rfq_quoters", None, requests)
         else:
             key = None
         if (channel, key) in self.subscriptions:
@@ -358,7 +414,11 @@ class Session:
     def _unsubscribe(self, message: dict[str, Any], msg_id: Any) -> None:
         channel = f.choice(message, "channel", CHANNELS)
         symbol = f.string(message, "symbol", optional=True)
-        key = self.wallet if channel in PRIVATE_CHANNELS else symbol
+        key = self.wallet if channel in (*PRIVATE_CHANNELS, "rfq") else symbol
+        if channel == "rfq":
+            requests = self.subscriptions.pop(("rfq_quoters", None), None)
+            if requests is not None:
+                self.gateway.fanout.remove("rfq_quoters", None, requests)
         subscription = self.subscriptions.pop((channel, key), None)
         if subscription is not None:
             self.gateway.fanout.remove(channel, key, subscription)
@@ -369,7 +429,7 @@ class Session:
 
     def _drop_private_subscriptions(self) -> None:
         for (channel, key), subscription in list(self.subscriptions.items()):
-            if channel in PRIVATE_CHANNELS:
+            if channel in (*PRIVATE_CHANNELS, "rfq", "rfq_quoters"):
                 self.gateway.fanout.remove(channel, key, subscription)
                 del self.subscriptions[(channel, key)]
 
