@@ -42,6 +42,12 @@ from hcx.client.messages import (
     PortfolioPosition,
     Position,
     PositionExpired,
+    QuoteAck,
+    QuoteLeg,
+    RfqLeg,
+    RfqOpened,
+    RfqQuote,
+    RfqRequest,
     RfqResult,
     SelfTradePrevention,
     Side,
@@ -51,6 +57,7 @@ from hcx.client.messages import (
     parse_message,
 )
 from hcx.client.requests import (
+    AcceptQuoteRequest,
     CancelAllRequest,
     CancelOrderRequest,
     CreateInstrumentRequest,
@@ -60,7 +67,10 @@ from hcx.client.requests import (
     PlaceOrderRequest,
     ReplaceOrderRequest,
     Request,
+    ResetMmpRequest,
     SetIndexPriceRequest,
+    SetMmpRequest,
+    SettleRequest,
     WithdrawRequest,
 )
 from hcx.client.subscriptions import (
@@ -71,6 +81,7 @@ from hcx.client.subscriptions import (
 )
 
 __all__ = [
+    "AcceptQuoteRequest",
     "AdminResult",
     "Amounts",
     "Authenticated",
@@ -110,12 +121,21 @@ __all__ = [
     "Position",
     "PositionExpired",
     "PrivateSubscription",
+    "QuoteAck",
+    "QuoteLeg",
     "ReplaceOrderRequest",
     "Request",
+    "ResetMmpRequest",
     "ResumePoint",
+    "RfqLeg",
+    "RfqOpened",
+    "RfqQuote",
+    "RfqRequest",
     "RfqResult",
     "SelfTradePrevention",
     "SetIndexPriceRequest",
+    "SetMmpRequest",
+    "SettleRequest",
     "Side",
     "Subscription",
     "TimeInForce",

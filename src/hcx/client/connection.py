@@ -24,7 +24,7 @@ import collections
 import itertools
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar
 
@@ -49,6 +49,7 @@ from hcx.client.messages import (
     IndexPrice,
     Instrument,
     Instruments,
+    MmpResult,
     OpenOrders,
     OptionKind,
     Order,
@@ -58,6 +59,13 @@ from hcx.client.messages import (
     Portfolio,
     Position,
     PositionExpired,
+    QuoteAck,
+    QuoteLeg,
+    RfqLeg,
+    RfqOpened,
+    RfqQuote,
+    RfqRequest,
+    RfqResult,
     SelfTradePrevention,
     Side,
     Subscribed,
@@ -66,6 +74,7 @@ from hcx.client.messages import (
     parse_message,
 )
 from hcx.client.requests import (
+    AcceptQuoteRequest,
     Amount,
     CancelAllRequest,
     CancelOrderRequest,
@@ -76,18 +85,23 @@ from hcx.client.requests import (
     PlaceOrderRequest,
     ReplaceOrderRequest,
     Request,
+    ResetMmpRequest,
     SetIndexPriceRequest,
+    SetMmpRequest,
+    SettleRequest,
     WithdrawRequest,
+    leg_wire,
     new_request_id,
     now_ms,
 )
 from hcx.client.subscriptions import (
     PRIVATE_CHANNELS,
+    RFQ_CHANNEL,
     BookSubscription,
     PrivateSubscription,
     Subscription,
 )
-from hcx.protocol import SUBPROTOCOL_JSON, SUBPROTOCOLS
+from hcx.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_LOCAL, SUBPROTOCOLS
 from hcx.protocol.codec import decode, encode
 from hcx.protocol.errors import ProtocolError
 
@@ -113,6 +127,8 @@ _ROUTES: dict[str, tuple[str, bool]] = {
     "Balance": ("portfolio", False),
     "Position": ("portfolio", False),
     "PositionExpired": ("portfolio", False),
+    "RfqRequest": (RFQ_CHANNEL, False),
+    "RfqQuote": (RFQ_CHANNEL, False),
 }
 
 
@@ -146,6 +162,10 @@ class _Pending:
         return self._value
 
 
+# Opens one in-process connection inside the given nursery (see ``hcx.service.local``).
+Transport = Callable[[trio.Nursery], Awaitable[Any]]
+
+
 class Client:
     """Use ``connect`` to get one. Every method is safe to call from many tasks at once."""
 
@@ -163,18 +183,29 @@ class Client:
         max_message_bytes: int = 16 * 1024 * 1024,
         heartbeat_interval: float | None = 20.0,
         heartbeat_timeout: float = 20.0,
+        transport: Transport | None = None,
+        request_ids: Callable[[], str] | None = None,
+        clock_ms: Callable[[], int] | None = None,
     ) -> None:
-        if subprotocol not in SUBPROTOCOLS:
+        # ``transport`` opens an in-process connection instead of a socket (the embedded
+        # API); ``request_ids`` and ``clock_ms`` make a simulation's requests repeatable.
+        self._transport = transport
+        self._new_request_id = request_ids or new_request_id
+        self._now_ms = clock_ms or now_ms
+        if transport is not None:
+            subprotocol = SUBPROTOCOL_LOCAL
+            url = url or "local://hcx"
+        elif subprotocol not in SUBPROTOCOLS:
             raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}")
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "ws" or parts.hostname is None:
+        if transport is None and (parts.scheme != "ws" or parts.hostname is None):
             raise ValueError(f"expected a ws:// URL, not {url!r}")
         self.url = url
         self.subprotocol = subprotocol
         self.wallet = wallet
         self._key = key
         self.role: str | None = None
-        self._host = parts.hostname
+        self._host = parts.hostname or ""
         self._port = parts.port or 80
         self._host_header = parts.netloc
         self._resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -300,20 +331,25 @@ class Client:
         error: BaseException | None = None
         stream: trio.SocketStream | None = None
         try:
-            with trio.fail_after(self._open_timeout):
-                stream = await trio.open_tcp_stream(self._host, self._port)
+            if self._transport is None:
+                with trio.fail_after(self._open_timeout):
+                    stream = await trio.open_tcp_stream(self._host, self._port)
             async with trio.open_nursery() as nursery:
                 self._session_scope = nursery.cancel_scope
                 try:
                     with trio.fail_after(self._open_timeout):
-                        ws = await wrap_client_stream(
-                            nursery,
-                            stream,
-                            self._host_header,
-                            self._resource,
-                            subprotocols=[self.subprotocol],
-                            max_message_size=self._max_message_bytes,
-                        )
+                        if self._transport is not None:
+                            ws = await self._transport(nursery)
+                        else:
+                            assert stream is not None
+                            ws = await wrap_client_stream(
+                                nursery,
+                                stream,
+                                self._host_header,
+                                self._resource,
+                                subprotocols=[self.subprotocol],
+                                max_message_size=self._max_message_bytes,
+                            )
                         nursery.start_soon(self._read_loop, ws, nursery.cancel_scope)
                         if self.wallet is not None:
                             await self._authenticate_on(ws, self.wallet, self._key)
@@ -519,7 +555,9 @@ class Client:
         await self._authenticate_on(ws, wallet, key)
         if wallet != self.wallet:
             for subscription in [
-                s for s in self._subscriptions.values() if isinstance(s, PrivateSubscription)
+                s
+                for s in self._subscriptions.values()
+                if isinstance(s, PrivateSubscription) or s.channel == RFQ_CHANNEL
             ]:
                 self._subscriptions.pop(subscription.key, None)
                 subscription.finish(HcxError("auth_required", f"re-authenticated as {wallet!r}"))
@@ -530,6 +568,12 @@ class Client:
         return _expect(await self._query({"type": "Ping"}), Pong)
 
     # --- commands ----------------------------------------------------------------------
+
+    def _stamp(self, request_id: str | None, ts: int | None) -> dict[str, Any]:
+        return {
+            "request_id": request_id or self._new_request_id(),
+            "ts": self._now_ms() if ts is None else ts,
+        }
 
     async def submit(self, request: Request) -> Any:
         """Send a prepared request (or the same one again) and return its result."""
@@ -562,7 +606,7 @@ class Client:
             mmp=mmp,
             client_id=client_id,
             stp=stp,
-            **_key(request_id, ts),
+            **self._stamp(request_id, ts),
         )
         return _expect(await self._command(request), OrderResult)
 
@@ -574,7 +618,9 @@ class Client:
         request_id: str | None = None,
         ts: int | None = None,
     ) -> OrderResult:
-        request = CancelOrderRequest(order_id=order_id, client_id=client_id, **_key(request_id, ts))
+        request = CancelOrderRequest(
+            order_id=order_id, client_id=client_id, **self._stamp(request_id, ts)
+        )
         return _expect(await self._command(request), OrderResult)
 
     async def replace_order(
@@ -600,7 +646,7 @@ class Client:
             reduce_only=reduce_only,
             mmp=mmp,
             client_id=client_id,
-            **_key(request_id, ts),
+            **self._stamp(request_id, ts),
         )
         return _expect(await self._command(request), OrderResult)
 
@@ -612,7 +658,9 @@ class Client:
         request_id: str | None = None,
         ts: int | None = None,
     ) -> CancelAllResult:
-        request = CancelAllRequest(symbol=symbol, underlying=underlying, **_key(request_id, ts))
+        request = CancelAllRequest(
+            symbol=symbol, underlying=underlying, **self._stamp(request_id, ts)
+        )
         return _expect(await self._command(request), CancelAllResult)
 
     async def bulk_orders(self, orders: Sequence[OrderRequest]) -> BulkResult:
@@ -625,8 +673,93 @@ class Client:
     async def withdraw(
         self, amount: Amount, *, request_id: str | None = None, ts: int | None = None
     ) -> BalanceResult:
-        request = WithdrawRequest(amount=amount, **_key(request_id, ts))
+        request = WithdrawRequest(amount=amount, **self._stamp(request_id, ts))
         return _expect(await self._command(request), BalanceResult)
+
+    # --- market maker protection -------------------------------------------------------
+
+    async def set_mmp(
+        self,
+        underlying: str,
+        *,
+        interval_ms: int,
+        frozen_ms: int,
+        qty_limit: Amount | None = None,
+        delta_limit: Amount | None = None,
+        enabled: bool = True,
+        request_id: str | None = None,
+        ts: int | None = None,
+    ) -> MmpResult:
+        """Protect this wallet's ``mmp`` orders (and ``mmp`` quotes) on ``underlying``:
+        when their fills within ``interval_ms`` reach ``qty_limit`` contracts or an
+        absolute net delta of ``delta_limit``, the other ``mmp`` orders are canceled and
+        new ones rejected ``mmp_frozen`` for ``frozen_ms`` (0: until ``reset_mmp``)."""
+        request = SetMmpRequest(
+            underlying=underlying,
+            interval_ms=interval_ms,
+            frozen_ms=frozen_ms,
+            qty_limit=qty_limit,
+            delta_limit=delta_limit,
+            enabled=enabled,
+            **self._stamp(request_id, ts),
+        )
+        return _expect(await self._command(request), MmpResult)
+
+    async def reset_mmp(
+        self, underlying: str, *, request_id: str | None = None, ts: int | None = None
+    ) -> MmpResult:
+        """Lift a freeze on ``underlying`` (and start a fresh window)."""
+        request = ResetMmpRequest(underlying=underlying, **self._stamp(request_id, ts))
+        return _expect(await self._command(request), MmpResult)
+
+    # --- RFQ ---------------------------------------------------------------------------
+
+    async def request_quote(self, legs: Sequence[RfqLeg], *, rfq_id: str | None = None) -> str:
+        """Open an RFQ (legs from the taker's side); returns its ``rfq_id``. Quotes
+        arrive on ``subscribe_rfq`` as ``RfqQuote``. RFQs live in the server's memory
+        and are not journaled, so this is not re-sent after a reconnect: a connection
+        lost in flight raises ``ConnectionLost`` and the RFQ may or may not be open."""
+        message = {
+            "type": "RequestQuote",
+            "rfq_id": rfq_id or self._new_request_id(),
+            "legs": [leg_wire(leg) for leg in legs],
+        }
+        return _expect(await self._query(message, resend=False), RfqOpened).rfq_id
+
+    async def quote(
+        self,
+        rfq_id: str,
+        legs: Sequence[QuoteLeg],
+        valid_ms: int,
+        mmp: bool = False,
+        *,
+        quote_id: str | None = None,
+    ) -> QuoteAck:
+        """Quote an RFQ (role ``quoter`` or ``admin``). The legs are the quoter's own
+        sides, opposite to the request's, with the same symbols and sizes. ``mmp``: the
+        quote's fills count toward this wallet's MMP (and it cannot be accepted while
+        frozen). Not journaled, not re-sent after a reconnect (see ``request_quote``)."""
+        message: dict[str, Any] = {
+            "type": "Quote",
+            "rfq_id": rfq_id,
+            "quote_id": quote_id or self._new_request_id(),
+            "legs": [leg_wire(leg) for leg in legs],
+            "valid_ms": valid_ms,
+        }
+        if mmp:
+            message["mmp"] = True
+        return _expect(await self._query(message, resend=False), QuoteAck)
+
+    async def accept_quote(
+        self, rfq_id: str, quote_id: str, *, request_id: str | None = None, ts: int | None = None
+    ) -> RfqResult:
+        """Execute a quote on one's own RFQ: all legs at the quoted prices, or none. A
+        journaled command like the order commands (re-sent after a reconnect; a repeat
+        answers the stored result)."""
+        request = AcceptQuoteRequest(
+            rfq_id=rfq_id, quote_id=quote_id, **self._stamp(request_id, ts)
+        )
+        return _expect(await self._command(request), RfqResult)
 
     # --- admin commands ----------------------------------------------------------------
 
@@ -657,14 +790,14 @@ class Client:
             multiplier=multiplier,
             maker_fee_bps=maker_fee_bps,
             taker_fee_bps=taker_fee_bps,
-            **_key(request_id, ts),
+            **self._stamp(request_id, ts),
         )
         return _expect(await self._command(request), AdminResult)
 
     async def deposit(
         self, wallet: str, amount: Amount, *, request_id: str | None = None, ts: int | None = None
     ) -> AdminResult:
-        request = DepositRequest(wallet=wallet, amount=amount, **_key(request_id, ts))
+        request = DepositRequest(wallet=wallet, amount=amount, **self._stamp(request_id, ts))
         return _expect(await self._command(request), AdminResult)
 
     async def set_index_price(
@@ -677,14 +810,22 @@ class Client:
         ts: int | None = None,
     ) -> AdminResult:
         request = SetIndexPriceRequest(
-            underlying=underlying, price=price, vol=vol, **_key(request_id, ts)
+            underlying=underlying, price=price, vol=vol, **self._stamp(request_id, ts)
         )
         return _expect(await self._command(request), AdminResult)
 
     async def halt_instrument(
         self, symbol: str, *, request_id: str | None = None, ts: int | None = None
     ) -> AdminResult:
-        request = HaltInstrumentRequest(symbol=symbol, **_key(request_id, ts))
+        request = HaltInstrumentRequest(symbol=symbol, **self._stamp(request_id, ts))
+        return _expect(await self._command(request), AdminResult)
+
+    async def settle(
+        self, symbol: str, price: Amount, *, request_id: str | None = None, ts: int | None = None
+    ) -> AdminResult:
+        """Cash-settle the expired ``symbol`` at the underlying's settlement ``price``:
+        every holder gets ``PositionExpired`` on its ``portfolio`` channel."""
+        request = SettleRequest(symbol=symbol, price=price, **self._stamp(request_id, ts))
         return _expect(await self._command(request), AdminResult)
 
     # --- queries -----------------------------------------------------------------------
@@ -772,6 +913,17 @@ class Client:
             yield sub
 
     @asynccontextmanager
+    async def subscribe_rfq(self) -> AsyncIterator[Subscription[RfqRequest | RfqQuote]]:
+        """RFQ traffic: ``RfqRequest`` for every open RFQ (quoters and admins only) and
+        ``RfqQuote`` for quotes on one's own RFQs. Not journaled, so nothing published
+        while the connection is down is replayed."""
+        subscription: Subscription[RfqRequest | RfqQuote] = Subscription(
+            self, RFQ_CHANNEL, None, self._queue_size
+        )
+        async with self._subscribed(subscription) as sub:
+            yield sub
+
+    @asynccontextmanager
     async def _private(self, channel: str, from_seq: int | None) -> AsyncIterator[Any]:
         assert channel in PRIVATE_CHANNELS
         if from_seq is None:
@@ -835,6 +987,9 @@ async def connect(
     queue_size: int = 10_000,
     heartbeat_interval: float | None = 20.0,
     heartbeat_timeout: float = 20.0,
+    transport: Transport | None = None,
+    request_ids: Callable[[], str] | None = None,
+    clock_ms: Callable[[], int] | None = None,
 ) -> AsyncIterator[Client]:
     """Connect (and authenticate, if ``wallet`` is given) to an hcx server.
 
@@ -859,6 +1014,9 @@ async def connect(
         queue_size=queue_size,
         heartbeat_interval=heartbeat_interval,
         heartbeat_timeout=heartbeat_timeout,
+        transport=transport,
+        request_ids=request_ids,
+        clock_ms=clock_ms,
     )
     try:
         async with trio.open_nursery() as nursery:
@@ -891,10 +1049,6 @@ def _expect(answer: Any, cls: type[R]) -> R:
     if not isinstance(answer, cls):
         raise HcxError("unexpected_answer", f"expected {cls.__name__}, got {answer!r}")
     return answer
-
-
-def _key(request_id: str | None, ts: int | None) -> dict[str, Any]:
-    return {"request_id": request_id or new_request_id(), "ts": now_ms() if ts is None else ts}
 
 
 __all__ = ["Client", "connect"]

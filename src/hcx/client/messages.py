@@ -353,6 +353,79 @@ class PositionExpired:
     seq: int
 
 
+# --- RFQ -------------------------------------------------------------------------------
+
+
+def _amount(value: Decimal | str | int) -> Decimal:
+    if isinstance(value, (bool, float)):
+        raise TypeError(f"use Decimal or str for amounts, not {type(value).__name__}")
+    return Decimal(value)
+
+
+@attrs.frozen(kw_only=True)
+class RfqLeg:
+    """One leg of a request for quote, from the taker's side."""
+
+    symbol: str
+    side: Side
+    size: Decimal = attrs.field(converter=_amount)
+
+
+@attrs.frozen(kw_only=True)
+class QuoteLeg:
+    """One priced leg of a quote. In ``Client.quote`` the side is the quoter's own (it
+    sells what the taker asked to buy); in an ``RfqQuote`` it is the taker's."""
+
+    symbol: str
+    side: Side
+    size: Decimal = attrs.field(converter=_amount)
+    price: Decimal = attrs.field(converter=_amount)
+
+
+def _rfq_legs(value: list[dict[str, Any]]) -> tuple[RfqLeg, ...]:
+    return tuple(build(RfqLeg, item) for item in value)
+
+
+def _quote_legs(value: list[dict[str, Any]]) -> tuple[QuoteLeg, ...]:
+    return tuple(build(QuoteLeg, item) for item in value)
+
+
+@attrs.frozen(kw_only=True)
+class RfqOpened:
+    """The answer to ``RequestQuote``."""
+
+    rfq_id: str
+
+
+@attrs.frozen(kw_only=True)
+class QuoteAck:
+    """The answer to ``Quote``: the quote is live until its ``expires_ms``."""
+
+    rfq_id: str
+    quote_id: str
+
+
+@attrs.frozen(kw_only=True)
+class RfqRequest:
+    """An open RFQ (``rfq`` channel, quoters only); the taker is not named."""
+
+    rfq_id: str
+    legs: tuple[RfqLeg, ...] = attrs.field(converter=_rfq_legs)
+    expires_ms: int
+
+
+@attrs.frozen(kw_only=True)
+class RfqQuote:
+    """A quote on one's own RFQ (``rfq`` channel): legs from the taker's side and
+    ``net_premium``, what accepting would pay (negative: receive), fees excluded."""
+
+    rfq_id: str
+    quote_id: str
+    legs: tuple[QuoteLeg, ...] = attrs.field(converter=_quote_legs)
+    net_premium: Decimal = attrs.field(converter=_dec)
+    expires_ms: int
+
+
 @attrs.frozen(kw_only=True)
 class UnknownMessage:
     """A message type this client does not know (a newer server); ``data`` is the raw
@@ -364,6 +437,7 @@ class UnknownMessage:
 
 CommandResult = OrderResult | CancelAllResult | BalanceResult | AdminResult | MmpResult | RfqResult
 PrivateMessage = OrderUpdate | Fill | Balance | Position | PositionExpired
+RfqMessage = RfqRequest | RfqQuote
 
 MESSAGE_TYPES: dict[str, type] = {
     "Authenticated": Authenticated,
@@ -391,6 +465,10 @@ MESSAGE_TYPES: dict[str, type] = {
     "Balance": Balance,
     "Position": Position,
     "PositionExpired": PositionExpired,
+    "RfqOpened": RfqOpened,
+    "QuoteAck": QuoteAck,
+    "RfqRequest": RfqRequest,
+    "RfqQuote": RfqQuote,
 }
 RESULT_TYPES = frozenset(
     {"OrderResult", "CancelAllResult", "BalanceResult", "AdminResult", "MmpResult", "RfqResult"}

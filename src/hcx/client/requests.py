@@ -16,7 +16,14 @@ from typing import Any
 
 import attrs
 
-from hcx.client.messages import OptionKind, SelfTradePrevention, Side, TimeInForce
+from hcx.client.messages import (
+    OptionKind,
+    QuoteLeg,
+    RfqLeg,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 
 Amount = Decimal | str | int
 """A price, size or amount: a ``Decimal``, a decimal string or an int (never a float,
@@ -223,3 +230,67 @@ class HaltInstrumentRequest(Request):
 
     def body(self) -> dict[str, Any]:
         return {"symbol": self.symbol}
+
+
+@attrs.frozen(kw_only=True)
+class SettleRequest(Request):
+    TYPE = "Settle"
+    symbol: str
+    price: Amount
+
+    def body(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "price": decimal_string(self.price)}
+
+
+@attrs.frozen(kw_only=True)
+class SetMmpRequest(Request):
+    TYPE = "SetMmp"
+    underlying: str
+    interval_ms: int
+    frozen_ms: int
+    qty_limit: Amount | None = None
+    delta_limit: Amount | None = None
+    enabled: bool = True
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "underlying": self.underlying,
+            "interval_ms": self.interval_ms,
+            "frozen_ms": self.frozen_ms,
+            "enabled": self.enabled,
+        }
+        return _optional(
+            out,
+            qty_limit=None if self.qty_limit is None else decimal_string(self.qty_limit),
+            delta_limit=None if self.delta_limit is None else decimal_string(self.delta_limit),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ResetMmpRequest(Request):
+    TYPE = "ResetMmp"
+    underlying: str
+
+    def body(self) -> dict[str, Any]:
+        return {"underlying": self.underlying}
+
+
+@attrs.frozen(kw_only=True)
+class AcceptQuoteRequest(Request):
+    """Accept a quote on one's own RFQ: journaled like an order, so a repeat (same
+    ``request_id`` and ``ts``) answers the stored ``RfqResult``."""
+
+    TYPE = "AcceptQuote"
+    rfq_id: str
+    quote_id: str
+
+    def body(self) -> dict[str, Any]:
+        return {"rfq_id": self.rfq_id, "quote_id": self.quote_id}
+
+
+def leg_wire(leg: RfqLeg | QuoteLeg) -> dict[str, Any]:
+    """A leg of ``RequestQuote`` or ``Quote`` as sent."""
+    out = {"symbol": leg.symbol, "side": leg.side, "size": decimal_string(leg.size)}
+    if isinstance(leg, QuoteLeg):
+        out["price"] = decimal_string(leg.price)
+    return out

@@ -6,6 +6,9 @@
   of the channel exactly once across reconnects. It remembers how far it got (see
   ``ResumePoint``) and resubscribes with ``from_seq``; the server replays from its
   journal and continues live.
+* The ``rfq`` channel is private (``RfqRequest`` for quoters, ``RfqQuote`` for the
+  taker) but, like the public channels, has no history: RFQs and quotes live in the
+  server's memory only.
 * ``BookSubscription`` keeps a local ``OrderBook`` from the snapshot and the updates,
   and resubscribes for a new snapshot when it sees a gap in ``seq``.
 
@@ -32,6 +35,7 @@ T = TypeVar("T")
 
 PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
 PUBLIC_CHANNELS = ("book", "trades", "instruments")
+RFQ_CHANNEL = "rfq"
 
 
 class Subscription(Generic[T]):

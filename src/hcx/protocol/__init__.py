@@ -8,3 +8,5 @@ PROTOCOL_VERSION = 1
 SUBPROTOCOL_JSON = "hcx.v1.json"
 SUBPROTOCOL_CBOR = "hcx.v1.cbor"
 SUBPROTOCOLS = (SUBPROTOCOL_JSON, SUBPROTOCOL_CBOR)
+# In-process only (the embedded API): frames are the message dicts themselves.
+SUBPROTOCOL_LOCAL = "hcx.v1.local"

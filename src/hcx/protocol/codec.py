@@ -14,7 +14,7 @@ from typing import Any
 
 import cbor2
 
-from hcx.protocol import SUBPROTOCOL_CBOR
+from hcx.protocol import SUBPROTOCOL_CBOR, SUBPROTOCOL_LOCAL
 from hcx.protocol.errors import ProtocolError
 
 MAX_DEPTH = 32
@@ -46,7 +46,13 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return isinstance(value, str | int | bool) or value is None
 
 
-def decode(frame: str | bytes, subprotocol: str) -> dict[str, Any]:
+def decode(frame: str | bytes | dict[str, Any], subprotocol: str) -> dict[str, Any]:
+    if subprotocol == SUBPROTOCOL_LOCAL:
+        if not isinstance(frame, dict) or not _depth_ok(frame):
+            raise ProtocolError("invalid_message", "a local frame is one plain-data dict")
+        return frame
+    if isinstance(frame, dict):
+        raise ProtocolError("invalid_message", "frames are text or binary")
     try:
         if subprotocol == SUBPROTOCOL_CBOR:
             if isinstance(frame, str):
@@ -75,7 +81,10 @@ def decode(frame: str | bytes, subprotocol: str) -> dict[str, Any]:
     return message
 
 
-def encode(message: dict[str, Any], subprotocol: str) -> str | bytes:
+def encode(message: dict[str, Any], subprotocol: str) -> Any:
+    """A frame: ``str`` for JSON, ``bytes`` for CBOR, the dict itself in-process."""
+    if subprotocol == SUBPROTOCOL_LOCAL:
+        return message
     if subprotocol == SUBPROTOCOL_CBOR:
         return cbor2.dumps(message)
     return _JSON_ENCODER.encode(message)

@@ -14,6 +14,7 @@ import trio
 
 from hcx.protocol.codec import encode
 
+LOCAL_FRAME_BYTES = 256
 SLOW_CONSUMER_REASON = '{"error":"slow_consumer","recovery":"resubscribe"}'
 
 
@@ -24,9 +25,9 @@ class Frames:
 
     def __init__(self, message: dict[str, Any]) -> None:
         self.message = message
-        self._encoded: dict[str, str | bytes] = {}
+        self._encoded: dict[str, Any] = {}
 
-    def frame(self, subprotocol: str) -> str | bytes:
+    def frame(self, subprotocol: str) -> Any:
         frame = self._encoded.get(subprotocol)
         if frame is None:
             frame = self._encoded[subprotocol] = encode(self.message, subprotocol)
@@ -40,7 +41,7 @@ class Outbound:
         self.queued_bytes = 0
         self.overflowed = trio.Event()
         self.closed = False
-        self._send, self.receive = trio.open_memory_channel[str | bytes](max_messages)
+        self._send, self.receive = trio.open_memory_channel[Any](max_messages)
 
     def offer(self, message: dict[str, Any] | Frames) -> bool:
         """Queue a message; False if the connection is closed or just overflowed."""
@@ -50,7 +51,8 @@ class Outbound:
             frame = message.frame(self.subprotocol)
         else:
             frame = encode(message, self.subprotocol)
-        size = len(frame)
+        # An in-process frame is a dict, not bytes: count it at a typical frame's size.
+        size = len(frame) if not isinstance(frame, dict) else LOCAL_FRAME_BYTES
         if self.queued_bytes + size > self.max_bytes:
             self._overflow()
             return False
@@ -65,8 +67,8 @@ class Outbound:
         self.queued_bytes += size
         return True
 
-    def sent(self, frame: str | bytes) -> None:
-        self.queued_bytes -= len(frame)
+    def sent(self, frame: Any) -> None:
+        self.queued_bytes -= len(frame) if not isinstance(frame, dict) else LOCAL_FRAME_BYTES
 
     def close(self) -> None:
         self.closed = True

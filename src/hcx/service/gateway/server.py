@@ -165,6 +165,11 @@ class Gateway:
             return
         ws = await request.accept(subprotocol=subprotocol if proposed else None)
         remote = str(getattr(ws.remote, "address", ws.remote))
+        await self.serve_connection(ws, subprotocol, remote)
+
+    async def serve_connection(self, ws: Any, subprotocol: str, remote: str) -> None:
+        """Run one accepted connection (a trio-websocket one, or an in-process
+        ``hcx.service.local`` end) until it closes."""
         outbound = Outbound(subprotocol, self.config.outbound_messages, self.config.outbound_bytes)
         session = Session(self, outbound, remote)
         self.sessions.add(session)

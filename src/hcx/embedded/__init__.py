@@ -1,0 +1,1 @@
+"""hcx in-process: the same exchange as ``hcx serve``, without the listener."""

@@ -1,0 +1,139 @@
+"""The embedded exchange: ``hcx serve``'s supervisor and gateway, in-process.
+
+``open_exchange`` runs the very same pipeline as the server (sequencer, group-commit
+writer, release stage, fan-out) and hands out ``session(wallet)``s: ``hcx.client``
+clients connected through an in-process WebSocket, so every command, query and channel
+has the client's typed method or async iterator, checked by the same gateway code. With
+no ``path`` the journal is SQLite in memory; with one it is a durable file that a later
+``open_exchange(path)`` resumes.
+
+Deterministic by construction when driven by a ``SimClock`` and calls awaited one after
+another: envelope times come from the clock, request ids from a seeded counter, so the
+same seed and calls give the same journal and the same digest. (trio schedules
+concurrent tasks in a deliberately shuffled order: calls made concurrently are ordered by
+that, not by the seed.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+import trio
+
+from hcx.client import Client, connect
+from hcx.engine import EngineConfig
+from hcx.service.clock import Clock, SimClock, WallClock
+from hcx.service.config import ServiceConfig
+from hcx.service.gateway.config import GatewayConfig
+from hcx.service.gateway.server import Gateway
+from hcx.service.local import local_pair
+from hcx.service.metrics import Metrics
+from hcx.service.supervisor import Exchange
+from hcx.service.supervisor import open_exchange as open_core
+
+# An embedded program is trusted and fast: no rate limits, no heartbeat.
+_EMBEDDED_GATEWAY = GatewayConfig(
+    auth="none",
+    order_rate_per_wallet=1e12,
+    order_burst_per_wallet=1e12,
+    message_rate_per_connection=1e12,
+    message_burst_per_connection=1e12,
+    ping_interval_s=10**9,
+)
+
+
+def _request_ids(seed: int, wallet: str) -> Callable[[], str]:
+    """UUIDs that depend only on (seed, wallet, how many came before)."""
+    count = 0
+
+    def next_id() -> str:
+        nonlocal count
+        count += 1
+        digest = hashlib.blake2b(f"{seed}:{wallet}:{count}".encode(), digest_size=16).digest()
+        return str(uuid.UUID(bytes=digest, version=4))
+
+    return next_id
+
+
+@attrs.define
+class EmbeddedExchange:
+    core: Exchange
+    gateway: Gateway
+    clock: Clock
+    seed: int
+    _nursery: trio.Nursery
+
+    @asynccontextmanager
+    async def session(self, wallet: str) -> AsyncIterator[Client]:
+        """A client acting as ``wallet`` (every session may also use admin commands)."""
+
+        async def transport(nursery: trio.Nursery) -> Any:
+            client_end, server_end = local_pair(remote=f"embedded:{wallet}")
+            self._nursery.start_soon(
+                self.gateway.serve_connection, server_end, "hcx.v1.local", server_end.remote
+            )
+            return client_end
+
+        async with connect(
+            "local://hcx",
+            wallet=wallet,
+            transport=transport,
+            request_ids=_request_ids(self.seed, wallet),
+            clock_ms=self.clock.now_ms,
+            heartbeat_interval=None,
+            reconnect=False,
+        ) as client:
+            yield client
+
+    async def digest(self) -> str:
+        """The engine's full-state digest, once every command before this call is
+        durable."""
+        digest: str = await self.core.query(lambda engine: engine.digest())
+        return digest
+
+    @property
+    def last_seq(self) -> int:
+        return self.core.releaser.released_seq
+
+
+@asynccontextmanager
+async def open_exchange(
+    path: str | None = None,
+    *,
+    clock: Clock | None = None,
+    seed: int = 0,
+    engine: EngineConfig | None = None,
+    durability: str | None = None,
+    snapshot_every: int = 100_000,
+) -> AsyncIterator[EmbeddedExchange]:
+    """An exchange in this process: in memory without ``path``, durable with one
+    (``durability`` "group" by default, or "sync")."""
+    mode = durability or ("memory" if path is None else "group")
+    if path is None and mode != "memory":
+        raise ValueError("a durable exchange needs a path")
+    config = ServiceConfig(
+        db=path or ":memory:",
+        durability=mode,  # type: ignore[arg-type]
+        engine=engine or EngineConfig(),
+        snapshot_every=snapshot_every,
+        # A simulated clock can run far ahead of the wall clock and back again between
+        # runs; requests are stamped by the same clock, so no window is needed beyond it.
+        recv_window_ms=60_000,
+    )
+    clock = clock or WallClock()
+    async with open_core(config, clock=clock) as core:
+        gateway = Gateway(_EMBEDDED_GATEWAY, core, Metrics(), clock)
+        try:
+            async with trio.open_nursery() as nursery:
+                yield EmbeddedExchange(core, gateway, clock, seed, nursery)
+                nursery.cancel_scope.cancel()
+        finally:
+            gateway.close()
+
+
+__all__ = ["EmbeddedExchange", "SimClock", "open_exchange"]
