@@ -50,8 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="replay from seq 1 and check every snapshot digest"
     )
 
-    demo = commands.add_parser("demo", help="run a seeded market through the engine")
-    demo.add_argument("--orders", type=int, default=20, help="orders to print")
+    demo = commands.add_parser(
+        "demo", help="hcx serve with a live options market: a chain, funded wallets, a maker"
+    )
+    demo.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8765)
     return parser
 
 
@@ -65,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replay(args.db, verify=args.verify)
     from hcx import demo
 
-    return demo.run(args.orders)
+    return demo.run(args.db, args.host, args.port)
 
 
 def serve(args: argparse.Namespace) -> int:

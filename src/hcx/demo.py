@@ -1,83 +1,215 @@
-"""``hcx demo``: list a small option chain, fund two traders and let them trade.
+"""``hcx demo``: ``hcx serve`` on ``./hcx.db`` with a live options market in it.
 
-Until the WebSocket service exists this drives the engine in-process and prints what a
-client would be told, so a newcomer sees matching, fills and collateral at work.
+On the first start it lists an ETH option chain (calls and puts around the index, one
+expiry about a month out), publishes an index price, funds the demo wallets and prints
+their API keys (once: only salted hashes are stored). On every start a built-in market
+maker quotes the whole chain through the Python client (in-process, MMP on), and the
+index takes a small random walk, so anyone connecting sees a live book at once.
+Restarting resumes the same market from the journal.
 """
 
 from __future__ import annotations
 
-import itertools
+import datetime
+import math
+import random
+import time
+from functools import partial
+from typing import Any
 
-from hcx.engine import Engine, Envelope
-from hcx.engine.commands import Command, CreateInstrument, Deposit, PlaceOrder, SetIndexPrice
+import trio
+
+from hcx.client import Client, ConnectionLost, HcxError, Side, connect
+from hcx.durability.journal import Journal
+from hcx.embedded.exchange import local_transport
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.numbers import format_decimal, parse_decimal
-from hcx.engine.outputs import Fill, OrderResult
+from hcx.service import app
+from hcx.service.config import ServiceConfig
+from hcx.service.gateway.config import GatewayConfig
+from hcx.service.gateway.keys import KeyStore
 
-EXPIRY_MS = 1_798_156_800_000  # 2026-12-25T00:00Z
-START_MS = 1_790_000_000_000
+UNDERLYING = "ETH"
+STRIKES = ("2600", "2800", "3000", "3200", "3400")
+INDEX = 3000.0
+VOL = 0.6
+TRADERS = ("alice", "bob")
+MAKER = "demo-mm"
+ADMIN = "demo-admin"
+QUOTE_SIZE = "2"
+HALF_SPREAD = 0.03
 
 
-def run(order_count: int = 20) -> int:
-    engine = Engine()
-    seqs = itertools.count(1)
+def _expiry_ms(now_ms: int) -> int:
+    """08:00 UTC on the first day at least 28 days from now."""
+    day = datetime.datetime.fromtimestamp(now_ms / 1000, tz=datetime.UTC).date()
+    expiry = datetime.datetime.combine(
+        day + datetime.timedelta(days=28), datetime.time(8), tzinfo=datetime.UTC
+    )
+    return int(expiry.timestamp() * 1000)
 
-    def send(wallet: str, command: Command) -> None:
-        seq = next(seqs)
-        output = engine.apply(Envelope(seq, START_MS + seq, wallet, f"demo-{seq}", command))
-        result = output.result
-        if isinstance(result, OrderResult):
-            print(
-                f"seq {seq:>3} {wallet:<6} {result.side:<4} {format_decimal(result.size or 0)}"
-                f" @ {format_decimal(result.price or 0)} -> {result.status}"
-                f" (filled {format_decimal(result.filled_size)})"
-            )
-        for event in output.events:
-            if isinstance(event, Fill):
-                print(
-                    f"          fill {event.wallet:<6} {event.side} {format_decimal(event.size)}"
-                    f" @ {format_decimal(event.price)} fee {format_decimal(event.fee)}"
-                )
 
-    strikes = ("2800", "3000", "3200")
+def _fair(option: str, spot: float, strike: float, years: float) -> float:
+    """Black-Scholes with no rates: the maker's idea of value (floats are fine here)."""
+    if years <= 0:
+        return max(spot - strike, 0.0) if option == "call" else max(strike - spot, 0.0)
+    sd = VOL * math.sqrt(years)
+    d1 = (math.log(spot / strike) + sd * sd / 2) / sd
+    d2 = d1 - sd
+
+    def cdf(x: float) -> float:
+        return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+    if option == "call":
+        return spot * cdf(d1) - strike * cdf(d2)
+    return strike * cdf(-d2) - spot * cdf(-d1)
+
+
+def _tick(price: float) -> str:
+    return format_decimal(parse_decimal(f"{max(round(price, 1), 0.1):.1f}"))
+
+
+async def _setup(admin: Client, now_ms: int) -> list[str]:
+    expiry = _expiry_ms(now_ms)
     symbols = []
-    for strike in strikes:
-        symbol = expected_symbol("ETH", EXPIRY_MS, parse_decimal(strike), "call")
-        symbols.append(symbol)
-        send(
-            "admin",
-            CreateInstrument(
+    for strike in STRIKES:
+        for option in ("call", "put"):
+            symbol = expected_symbol(UNDERLYING, expiry, parse_decimal(strike), option)
+            await admin.create_instrument(
                 symbol,
-                "ETH",
-                EXPIRY_MS,
-                parse_decimal(strike),
-                "call",
-                tick_size=parse_decimal("0.1"),
-                lot_size=parse_decimal("0.1"),
-            ),
-        )
-    send("admin", SetIndexPrice("ETH", parse_decimal("3000")))
-    for trader in ("maker", "taker"):
-        send("admin", Deposit(trader, parse_decimal("1000000")))
-    print(f"listed {', '.join(symbols)}; index ETH 3000")
-    for n in range(order_count):
-        symbol = symbols[n % len(symbols)]
-        mid = 120 - 40 * (n % len(symbols))
-        if n % 2 == 0:
-            send(
-                "maker", PlaceOrder(symbol, "sell", parse_decimal(str(mid + 1)), parse_decimal("2"))
+                UNDERLYING,
+                expiry,
+                strike,
+                option,
+                "0.1",
+                "0.1",
+                maker_fee_bps=2,
+                taker_fee_bps=5,
             )
-        else:
-            send(
-                "taker",
-                PlaceOrder(symbol, "buy", parse_decimal(str(mid + 2)), parse_decimal("1.5")),
+            symbols.append(symbol)
+    await admin.set_index_price(UNDERLYING, str(INDEX), vol=str(VOL))
+    for wallet, amount in ((MAKER, "10000000"), *((t, "1000000") for t in TRADERS)):
+        await admin.deposit(wallet, amount)
+    return symbols
+
+
+async def _make_market(maker: Client, index: list[float], stop: trio.Event) -> None:
+    instruments = [i for i in await maker.get_instruments() if i.status == "active"]
+    await maker.set_mmp(UNDERLYING, interval_ms=1_000, frozen_ms=2_000, qty_limit="40")
+    resting: dict[str, int] = {
+        order.client_id: order.order_id
+        for order in (await maker.get_open_orders()).orders
+        if order.client_id and order.order_id is not None
+    }
+    while not stop.is_set():
+        now = trio.current_time()
+        for inst in instruments:
+            years = max(inst.expiry_ms / 1000 - time.time(), 0) / (365 * 24 * 3600)
+            fair = _fair(inst.option, index[0], float(inst.strike), years)
+            quotes: tuple[tuple[Side, float], ...] = (
+                ("buy", fair * (1 - HALF_SPREAD) - 0.5),
+                ("sell", fair * (1 + HALF_SPREAD) + 0.5),
             )
-    for trader in ("maker", "taker"):
-        balance = engine.balance(trader)
-        print(
-            f"{trader}: total {format_decimal(balance.total)}"
-            f" available {format_decimal(balance.available)}"
-            f" reserved {format_decimal(balance.reserved)}"
-        )
-    print(f"state digest {engine.digest()}")
+            for side, price in quotes:
+                client_id = f"{inst.symbol}-{side}"
+                order_id = resting.get(client_id)
+                result: Any = None
+                if order_id is not None:
+                    result = await maker.replace_order(
+                        order_id, _tick(price), QUOTE_SIZE, mmp=True, client_id=client_id
+                    )
+                if result is None or result.status == "rejected":
+                    result = await maker.place_order(
+                        inst.symbol,
+                        side,
+                        _tick(price),
+                        QUOTE_SIZE,
+                        mmp=True,
+                        client_id=client_id,
+                    )
+                if result.status in ("open", "partially_filled") and result.order_id:
+                    resting[client_id] = result.order_id
+                else:
+                    resting.pop(client_id, None)
+        await trio.sleep(max(0.0, 1.0 - (trio.current_time() - now)))
+
+
+async def _walk_index(admin: Client, index: list[float], stop: trio.Event) -> None:
+    rng = random.Random()
+    while not stop.is_set():
+        await trio.sleep(2.0)
+        index[0] *= math.exp(0.004 * rng.gauss(0.0, 1.0))
+        await admin.set_index_price(UNDERLYING, f"{index[0]:.2f}", vol=str(VOL))
+
+
+async def _demo(db: str, host: str, port: int) -> None:
+    service = ServiceConfig(db=db)
+    gateway_config = GatewayConfig(host=host, port=port, auth="keys")
+    async with trio.open_nursery() as nursery:
+        running: app.Running = await nursery.start(partial(app.serve, service, gateway_config))
+        exchange, gateway = running.exchange, running.gateway
+        fresh = await exchange.query(lambda engine: not engine.state.instruments)
+        keys = KeyStore(Journal(db))
+        printed = []
+        if fresh:
+            printed = [(wallet, keys.create(wallet, "trader")) for wallet in TRADERS]
+        # The built-in agents get fresh keys each start; old ones are revoked.
+        for info in keys.list():
+            if info.wallet in (ADMIN, MAKER) and info.revoked_ms is None:
+                keys.revoke(info.key_id)
+        admin_key = keys.create(ADMIN, "admin")
+        maker_key = keys.create(MAKER, "quoter")
+        stop = trio.Event()
+        async with (
+            connect(
+                "local://demo",
+                wallet=ADMIN,
+                key=admin_key,
+                reconnect=False,
+                heartbeat_interval=None,
+                transport=local_transport(gateway, nursery, ADMIN),
+            ) as admin,
+            connect(
+                "local://demo",
+                wallet=MAKER,
+                key=maker_key,
+                reconnect=False,
+                heartbeat_interval=None,
+                transport=local_transport(gateway, nursery, MAKER),
+            ) as maker,
+        ):
+            symbols = await _setup(admin, exchange.clock.now_ms()) if fresh else []
+            _banner(
+                running.url, printed, symbols or [i.symbol for i in await admin.get_instruments()]
+            )
+            index = [INDEX]
+            try:
+                async with trio.open_nursery() as agents:
+                    agents.start_soon(_make_market, maker, index, stop)
+                    agents.start_soon(_walk_index, admin, index, stop)
+                    await running.stop.wait()
+                    stop.set()
+                    agents.cancel_scope.cancel()
+            except* (ConnectionLost, HcxError):
+                pass  # the server is shutting down under the agents
+
+
+def _banner(url: str, keys: list[tuple[str, str]], symbols: list[str]) -> None:
+    print(f"\nhcx demo: a live {UNDERLYING} options market at {url}")
+    if keys:
+        print("demo wallets (keys are shown this once; only salted hashes are stored):")
+        for wallet, key in keys:
+            print(f"  {wallet:<6} {key}")
+    else:
+        print("resumed from the journal (the demo wallets' keys were printed at the first start)")
+    example = symbols[len(symbols) // 2] if symbols else "ETH-...-3000-C"
+    print("watch a book with any WebSocket client, for example:")
+    print(f"  .venv/bin/python -m websockets {url}")
+    print(f'  {{"type":"Subscribe","channel":"book","symbol":"{example}"}}')
+    print("Ctrl-C stops it; hcx demo again resumes the same market.\n", flush=True)
+
+
+def run(db: str = "hcx.db", host: str = "127.0.0.1", port: int = 8765) -> int:
+    app.configure_logging(json_logs=False)
+    trio.run(_demo, db, host, port)
     return 0

@@ -26,7 +26,9 @@ import attrs
 import trio
 
 from hcx.client import Client, connect
+from hcx.client.connection import Transport
 from hcx.engine import EngineConfig
+from hcx.protocol import SUBPROTOCOL_LOCAL
 from hcx.service.clock import Clock, SimClock, WallClock
 from hcx.service.config import ServiceConfig
 from hcx.service.gateway.config import GatewayConfig
@@ -45,6 +47,17 @@ _EMBEDDED_GATEWAY = GatewayConfig(
     message_burst_per_connection=1e12,
     ping_interval_s=10**9,
 )
+
+
+def local_transport(gateway: Gateway, nursery: trio.Nursery, remote: str) -> Transport:
+    """Opens in-process connections to ``gateway``, served by tasks in ``nursery``."""
+
+    async def open_connection(_: trio.Nursery) -> Any:
+        client_end, server_end = local_pair(remote=remote)
+        nursery.start_soon(gateway.serve_connection, server_end, SUBPROTOCOL_LOCAL, remote)
+        return client_end
+
+    return open_connection
 
 
 def _request_ids(seed: int, wallet: str) -> Callable[[], str]:
@@ -71,18 +84,10 @@ class EmbeddedExchange:
     @asynccontextmanager
     async def session(self, wallet: str) -> AsyncIterator[Client]:
         """A client acting as ``wallet`` (every session may also use admin commands)."""
-
-        async def transport(nursery: trio.Nursery) -> Any:
-            client_end, server_end = local_pair(remote=f"embedded:{wallet}")
-            self._nursery.start_soon(
-                self.gateway.serve_connection, server_end, "hcx.v1.local", server_end.remote
-            )
-            return client_end
-
         async with connect(
             "local://hcx",
             wallet=wallet,
-            transport=transport,
+            transport=local_transport(self.gateway, self._nursery, f"embedded:{wallet}"),
             request_ids=_request_ids(self.seed, wallet),
             clock_ms=self.clock.now_ms,
             heartbeat_interval=None,

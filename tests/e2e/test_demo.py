@@ -1,0 +1,78 @@
+"""``hcx demo``: a newcomer's first command shows a live book, and a restart resumes it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+
+def _start(db: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hcx.cli", "demo", "--db", str(db), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    url = ""
+    for line in process.stdout:
+        lines.append(line.rstrip())
+        if line.startswith("hcx demo: a live"):
+            url = line.split(" at ")[1].strip()
+        if line.startswith("Ctrl-C stops it"):
+            break
+    assert url, lines
+    return process, url, lines
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=10)
+
+
+async def _book(url: str) -> tuple[list[str], dict[str, Any]]:
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"type": "GetInstruments", "id": 1}))
+        instruments = json.loads(await ws.recv())["instruments"]
+        symbol = instruments[0]["symbol"]
+        await ws.send(json.dumps({"type": "Subscribe", "channel": "book", "symbol": symbol}))
+        assert json.loads(await ws.recv())["type"] == "Subscribed"
+        for _ in range(50):
+            snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if snapshot["type"] == "BookSnapshot" and snapshot["bids"] and snapshot["asks"]:
+                return [i["symbol"] for i in instruments], snapshot
+            await ws.send(json.dumps({"type": "Unsubscribe", "channel": "book", "symbol": symbol}))
+            await asyncio.sleep(0.2)
+            await ws.send(json.dumps({"type": "Subscribe", "channel": "book", "symbol": symbol}))
+        raise AssertionError("the book never showed both sides")
+
+
+def test_demo_shows_a_live_market_and_resumes_it(tmp_path: Path) -> None:
+    db = tmp_path / "hcx.db"
+    process, url, lines = _start(db)
+    try:
+        symbols, snapshot = asyncio.run(_book(url))
+    finally:
+        assert _stop(process) == 0
+    keys = [line.split()[1] for line in lines if line.startswith("  alice ")]
+    assert keys and keys[0].startswith("hcx_")
+    assert len(symbols) == 10
+    assert float(snapshot["bids"][0][0]) < float(snapshot["asks"][0][0])
+
+    process, url, lines = _start(db)
+    try:
+        resumed_symbols, _ = asyncio.run(_book(url))
+    finally:
+        assert _stop(process) == 0
+    assert any("resumed from the journal" in line for line in lines)
+    assert resumed_symbols == symbols
