@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="replay from seq 1 and check every snapshot digest"
     )
 
+    backup = commands.add_parser(
+        "backup", help="copy a journal consistently, even while hcx serve is running"
+    )
+    backup.add_argument("--db", required=True, help="the live journal")
+    backup.add_argument("--to", required=True, help="the copy to write (must not exist)")
+    backup.add_argument("--verify", action="store_true", help="replay the copy afterwards")
+
     demo = commands.add_parser(
         "demo", help="hcx serve with a live options market: a chain, funded wallets, a maker"
     )
@@ -67,6 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return keys(args)
     if args.command == "replay":
         return replay(args.db, verify=args.verify)
+    if args.command == "backup":
+        from hcx.durability.backup import backup
+
+        try:
+            pages = backup(args.db, args.to)
+        except (OSError, ValueError) as exc:
+            print(f"hcx backup: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"copied {pages} pages to {args.to}")
+        return replay(args.to, verify=True) if args.verify else 0
     from hcx import demo
 
     return demo.run(args.db, args.host, args.port)
