@@ -116,6 +116,15 @@ class Fanout:
             for subscription in list(subscriptions):
                 subscription.deliver(frames)
 
+    def deliver_to_quoters(self, message: dict[str, Any], except_wallet: str) -> None:
+        """An RFQ request to every quoter but the wallet that asked (quoters subscribe
+        to ``rfq`` under their wallet)."""
+        frames = Frames(message)
+        for (channel, wallet), subscriptions in list(self.routes.items()):
+            if channel == "rfq_quoters" and wallet != except_wallet:
+                for subscription in list(subscriptions):
+                    subscription.deliver(frames)
+
     def _send(self, subscriptions: dict[Subscription, None] | None, event: Any) -> None:
         if not subscriptions:
             return

@@ -186,7 +186,7 @@ class Session:
         gateway = self.gateway
         rfq = gateway.rfq.open(wallet, message, gateway.exchange.engine, gateway.clock.now_ms())
         self.send(_with_id({"type": "RfqOpened", "rfq_id": rfq.rfq_id}, msg_id))
-        gateway.fanout.deliver_to("rfq_quoters", None, request_message(rfq))
+        gateway.fanout.deliver_to_quoters(request_message(rfq), except_wallet=wallet)
 
     def _quote(self, message: dict[str, Any], msg_id: Any) -> None:
         wallet = self._require_wallet()
@@ -343,10 +343,10 @@ class Session:
             key = symbol
         elif channel == "rfq":
             key = self._require_wallet()
-            if self.role in QUOTER_ROLES and ("rfq_quoters", None) not in self.subscriptions:
+            if self.role in QUOTER_ROLES and ("rfq_quoters", key) not in self.subscriptions:
                 requests = Subscription(self.outbound)
-                self.subscriptions[("rfq_quoters", None)] = requests
-                fanout.add("rfq_quoters", None, requests)
+                self.subscriptions[("rfq_quoters", key)] = requests
+                fanout.add("rfq_quoters", key, requests)
         else:
             key = None
         if (channel, key) in self.subscriptions:
@@ -416,9 +416,9 @@ class Session:
         symbol = f.string(message, "symbol", optional=True)
         key = self.wallet if channel in (*PRIVATE_CHANNELS, "rfq") else symbol
         if channel == "rfq":
-            requests = self.subscriptions.pop(("rfq_quoters", None), None)
+            requests = self.subscriptions.pop(("rfq_quoters", key), None)
             if requests is not None:
-                self.gateway.fanout.remove("rfq_quoters", None, requests)
+                self.gateway.fanout.remove("rfq_quoters", key, requests)
         subscription = self.subscriptions.pop((channel, key), None)
         if subscription is not None:
             self.gateway.fanout.remove(channel, key, subscription)
