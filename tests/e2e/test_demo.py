@@ -76,3 +76,24 @@ def test_demo_shows_a_live_market_and_resumes_it(tmp_path: Path) -> None:
         assert _stop(process) == 0
     assert any("resumed from the journal" in line for line in lines)
     assert resumed_symbols == symbols
+
+
+def test_readme_client_example_runs_against_the_demo(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("## A client in 20 lines")[1].split("```python")[1].split("```")[0]
+    assert len(example.strip().splitlines()) <= 22
+    process, url, lines = _start(tmp_path / "hcx.db")
+    try:
+        key = next(line.split()[1] for line in lines if line.startswith("  alice "))
+        script = tmp_path / "example.py"
+        script.write_text(
+            example.replace('key="hcx_..."', f'key="{key}"').replace("ws://127.0.0.1:8765/ws", url)
+        )
+        done = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        assert _stop(process) == 0
+    assert done.returncode == 0, done.stderr
+    assert "best bid/ask" in done.stdout
+    assert "Amounts(" in done.stdout or "balance" in done.stdout.lower()
