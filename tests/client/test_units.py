@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from hcx.client import (
+    AcceptQuoteRequest,
     BookGap,
     BookSnapshot,
     BookUpdate,
@@ -15,11 +16,18 @@ from hcx.client import (
     OrderBook,
     OrderResult,
     PlaceOrderRequest,
+    QuoteAck,
+    QuoteLeg,
     ResumePoint,
+    RfqLeg,
+    RfqQuote,
+    RfqRequest,
+    SetMmpRequest,
+    SettleRequest,
     UnknownMessage,
     parse_message,
 )
-from hcx.client.requests import decimal_string
+from hcx.client.requests import decimal_string, leg_wire
 
 
 @pytest.mark.parametrize(
@@ -131,3 +139,69 @@ def test_resume_point_delivers_each_message_once() -> None:
     assert point.resume() == 14  # a second loss before anything new
     assert not point.accept(15) and not point.accept(15)
     assert point.accept(16) and point.resume() == 15
+
+
+def test_options_lifecycle_requests_on_the_wire() -> None:
+    mmp = SetMmpRequest(underlying="BTC", interval_ms=1000, frozen_ms=0, qty_limit=Decimal("2.50"))
+    assert mmp.to_wire() == {
+        "type": "SetMmp",
+        "request_id": mmp.request_id,
+        "ts": mmp.ts,
+        "underlying": "BTC",
+        "interval_ms": 1000,
+        "frozen_ms": 0,
+        "enabled": True,
+        "qty_limit": "2.5",
+    }
+    accept = AcceptQuoteRequest(rfq_id="r", quote_id="q", request_id="k", ts=5)
+    assert accept.to_wire() == {
+        "type": "AcceptQuote",
+        "request_id": "k",
+        "ts": 5,
+        "rfq_id": "r",
+        "quote_id": "q",
+    }
+    settle = SettleRequest(symbol="S", price="3100", request_id="k", ts=5)
+    assert settle.to_wire()["price"] == "3100"
+    assert leg_wire(RfqLeg(symbol="S", side="buy", size=2)) == {
+        "symbol": "S",
+        "side": "buy",
+        "size": "2",
+    }
+    assert (
+        leg_wire(QuoteLeg(symbol="S", side="sell", size="1", price=Decimal("10.50")))["price"]
+        == "10.5"
+    )
+    with pytest.raises(TypeError):
+        RfqLeg(symbol="S", side="buy", size=1.5)  # type: ignore[arg-type]
+
+
+def test_rfq_messages_parse_to_typed_values() -> None:
+    request = parse_message(
+        {
+            "type": "RfqRequest",
+            "rfq_id": "r",
+            "legs": [{"symbol": "S", "side": "buy", "size": "2"}],
+            "expires_ms": 9,
+        }
+    )
+    assert request == RfqRequest(
+        rfq_id="r", legs=[{"symbol": "S", "side": "buy", "size": "2"}], expires_ms=9
+    )
+    assert request.legs == (RfqLeg(symbol="S", side="buy", size=2),)
+    quote = parse_message(
+        {
+            "type": "RfqQuote",
+            "rfq_id": "r",
+            "quote_id": "q",
+            "legs": [{"symbol": "S", "side": "buy", "size": "2", "price": "10.5"}],
+            "net_premium": "-21",
+            "expires_ms": 9,
+        }
+    )
+    assert isinstance(quote, RfqQuote)
+    assert quote.legs == (QuoteLeg(symbol="S", side="buy", size=2, price="10.5"),)
+    assert quote.net_premium == Decimal(-21)
+    assert parse_message({"type": "QuoteAck", "rfq_id": "r", "quote_id": "q"}) == QuoteAck(
+        rfq_id="r", quote_id="q"
+    )

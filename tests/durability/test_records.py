@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -10,6 +11,7 @@ from hcx.durability.journal import Journal
 from hcx.durability.records import (
     FORMAT_VERSION,
     GENESIS_CHAIN,
+    OUTPUT_TYPES,
     chain_next,
     crc_of,
     decode_output_object,
@@ -18,6 +20,7 @@ from hcx.durability.records import (
 )
 from hcx.durability.schema import SCHEMA_VERSION, SchemaTooNew
 from hcx.engine import Engine, Envelope
+from hcx.engine.outputs import Event, Result
 from tests.durability.market import listing, order
 
 
@@ -42,6 +45,15 @@ def test_record_round_trip_keeps_command_result_and_events() -> None:
     assert result.status == "partially_filled"
     assert result.filled_size == 1_000_000
     assert [event[0] for event in record.events][:3] == ["Trade", "Fill", "Fill"]
+
+
+def test_every_result_and_event_type_decodes() -> None:
+    """A repeat's stored result and a resume's events are decoded from the journal:
+    every output type the engine can produce must be known (``MmpResult``,
+    ``RfqResult`` and ``PositionExpired`` once were not, and their repeats/resumes
+    stopped the server)."""
+    produced = {cls.TYPE for cls in (*get_args(Result), *get_args(Event))}
+    assert produced <= set(OUTPUT_TYPES)
 
 
 def test_unknown_format_version_is_refused() -> None:

@@ -914,9 +914,9 @@ class Client:
 
     @asynccontextmanager
     async def subscribe_rfq(self) -> AsyncIterator[Subscription[RfqRequest | RfqQuote]]:
-        """RFQ traffic: ``RfqRequest`` for every open RFQ (quoters and admins only) and
-        ``RfqQuote`` for quotes on one's own RFQs. Not journaled, so nothing published
-        while the connection is down is replayed."""
+        """RFQ traffic: ``RfqRequest`` for every RFQ other wallets open (quoters and
+        admins only) and ``RfqQuote`` for quotes on one's own RFQs. Not journaled, so
+        nothing published while the connection is down is replayed."""
         subscription: Subscription[RfqRequest | RfqQuote] = Subscription(
             self, RFQ_CHANNEL, None, self._queue_size
         )
