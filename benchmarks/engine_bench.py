@@ -38,6 +38,7 @@ from hcx.engine.commands import (
     PlaceOrder,
     ReplaceOrder,
     SetIndexPrice,
+    SetMmp,
     Side,
     TimeInForce,
 )
@@ -58,6 +59,8 @@ UNDERLYINGS: dict[str, tuple[int, int]] = {
 # The command mix: (kind, weight in percent).
 MIX: tuple[tuple[str, int], ...] = (("place", 60), ("cancel", 25), ("replace", 10), ("ioc", 5))
 CROSSING_SHARE = 0.30
+MMP_VOL = parse_decimal("0.8")
+MMP_LIMIT = parse_decimal("1000000")
 RESTING_DEPTH_TICKS = 20  # a resting order sits up to this many ticks behind the touch
 
 
@@ -132,16 +135,26 @@ class _Sequencer:
 
 
 def _setup(
-    sequencer: _Sequencer, instruments: int, wallets: int
+    sequencer: _Sequencer, instruments: int, wallets: int, mmp: bool = False
 ) -> tuple[list[Envelope], list[Listing]]:
     envs = []
     chain = listings(instruments)
     for create, _ in chain:
         envs.append(sequencer.envelope("admin", create))
     for underlying, (index, _) in sorted(UNDERLYINGS.items()):
-        envs.append(sequencer.envelope("admin", SetIndexPrice(underlying, index)))
+        envs.append(sequencer.envelope("admin", SetIndexPrice(underlying, index, MMP_VOL)))
     for n in range(wallets):
         envs.append(sequencer.envelope("admin", Deposit(wallet_name(n), FUNDING)))
+        if mmp:
+            # Limits high enough that protection rarely trips: the accounting (quantity
+            # and Black-Scholes delta over a rolling window) runs on every mmp fill.
+            for underlying in sorted(UNDERLYINGS):
+                envs.append(
+                    sequencer.envelope(
+                        wallet_name(n),
+                        SetMmp(underlying, 1_000, 1_000, MMP_LIMIT, MMP_LIMIT),
+                    )
+                )
     return envs, [Listing(create.symbol, mid) for create, mid in chain]
 
 
@@ -164,11 +177,14 @@ def _resting_price(
     return bottom + behind
 
 
-def build_stream(seed: int, commands: int, wallets: int, instruments: int) -> Stream:
-    """The seeded stream; a shadow engine keeps cancels and crossing prices truthful."""
+def build_stream(
+    seed: int, commands: int, wallets: int, instruments: int, mmp_share: float = 0.0
+) -> Stream:
+    """The seeded stream; a shadow engine keeps cancels and crossing prices truthful.
+    ``mmp_share`` of the orders carry the ``mmp`` flag (every wallet has MMP set)."""
     rng = random.Random(seed)
     sequencer = _Sequencer()
-    setup, chain = _setup(sequencer, instruments, wallets)
+    setup, chain = _setup(sequencer, instruments, wallets, mmp=mmp_share > 0)
     shadow = Engine()
     for env in setup:
         shadow.apply(env)
@@ -213,7 +229,8 @@ def build_stream(seed: int, commands: int, wallets: int, instruments: int) -> St
             else:
                 price = _resting_price(rng, side, listing.mid, bid, ask)
             tif: TimeInForce = "ioc" if kind == "ioc" else "gtc"
-            command = PlaceOrder(listing.symbol, side, price, size, tif=tif)
+            protected = mmp_share > 0 and rng.random() < mmp_share
+            command = PlaceOrder(listing.symbol, side, price, size, tif=tif, mmp=protected)
         else:
             assert picked is not None
             order_id, (wallet, n, side) = picked
@@ -343,10 +360,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", action="store_true", help="also print the figures as one JSON line"
     )
+    parser.add_argument(
+        "--mmp-share",
+        type=float,
+        default=0.0,
+        help="share of orders with the mmp flag (every wallet has MMP set), e.g. 0.33",
+    )
     args = parser.parse_args(argv)
 
     build_start = time.perf_counter()
-    stream = build_stream(args.seed, args.commands, args.wallets, args.instruments)
+    stream = build_stream(args.seed, args.commands, args.wallets, args.instruments, args.mmp_share)
     build_s = time.perf_counter() - build_start
     mix = ", ".join(f"{kind} {count}" for kind, count in sorted(stream.kinds.items()))
     print(f"stream: {len(stream.commands)} commands ({mix}); built in {build_s:.1f} s")
