@@ -8,6 +8,7 @@ bug; the request is remembered and refused after a restart).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # Until the service takes SIGTERM over (before it replays the journal), a SIGTERM is
+    # noted rather than fatal: the service then stops gracefully as soon as it is up.
+    early_signals: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, _frame: early_signals.append(signum))
     import trio
 
     from hcx.durability.errors import DurabilityError, JournalCorrupt
@@ -120,7 +125,12 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_json)
     try:
         trio.run(
-            lambda: run(settings.service, settings.gateway, metrics_port=settings.metrics_port)
+            lambda: run(
+                settings.service,
+                settings.gateway,
+                metrics_port=settings.metrics_port,
+                early_signals=early_signals,
+            )
         )
     except JournalCorrupt as exc:
         print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)

@@ -150,3 +150,31 @@ async def test_silently_dead_connection_is_noticed_and_the_command_retried(
             nursery.cancel_scope.cancel()
     assert server.stop() == 0
     assert [r.request_id for r in server.records() if r.wallet == "alice"] == [result.request_id]
+
+
+async def test_a_rejection_stays_the_answer_after_the_symbol_is_listed(server: Server) -> None:
+    """Regression (found by the chaos campaign's repeats): an order on a symbol not yet
+    listed was refused ``unknown_symbol`` without a journal entry, so a repeat of the same
+    request after the listing executed it: the client was told "rejected", then "open".
+    The rejection is journaled now, and every repeat gets it back."""
+    with trio.fail_after(30):
+        place = {
+            "type": "PlaceOrder",
+            "request_id": str(uuid.uuid4()),
+            "ts": now_ms(),
+            "symbol": SYMBOL,
+            "side": "buy",
+            "price": "99.5",
+            "size": "1",
+        }
+        first = await _raw_request(server.url, "alice", place)
+        assert (first["status"], first["reason"]) == ("rejected", "unknown_symbol"), first
+        async with hcx.client.connect(server.url, wallet="admin") as admin:
+            await list_market(admin, ("alice",))
+        again = await _raw_request(server.url, "alice", place)
+        assert again == first
+        async with hcx.client.connect(server.url, wallet="alice") as alice:
+            assert (await alice.get_open_orders()).orders == ()
+    assert server.stop() == 0
+    mine = [r for r in server.records() if r.wallet == "alice"]
+    assert [r.request_id for r in mine] == [place["request_id"]]

@@ -308,6 +308,11 @@ class Runner:
 class Mirror:
     """What a subscriber to every channel would know, built from events alone."""
 
+    # Why an order update may end an order; the statuses an instrument whose orders were
+    # canceled ``instrument_not_active`` may have (a subclass widens both).
+    end_reasons: frozenset[str | None] = frozenset(END_REASONS)
+    expired_statuses: tuple[str, ...] = ("expired",)
+
     def __init__(self, engine: Engine) -> None:
         # symbol -> (bids, asks), each price -> size
         self.books: dict[str, tuple[dict[int, int], dict[int, int]]] = {
@@ -364,9 +369,9 @@ class Mirror:
                 if event.reason == "instrument_not_active":
                     # Only expiry cancels a resting order for this reason.
                     assert event.symbol is not None
-                    assert state.instruments[event.symbol].status == "expired"
+                    assert state.instruments[event.symbol].status in self.expired_statuses
                 else:
-                    assert event.reason in END_REASONS
+                    assert event.reason in self.end_reasons
                 assert 0 <= event.filled_size <= (event.size or 0)
                 assert (event.status == "filled") == (event.filled_size == event.size)
                 self.orders[event.order_id or 0] = (event.status, event.filled_size)
@@ -471,7 +476,7 @@ def state_view(engine: Engine) -> dict[str, Any]:
     view = {
         f.name: _plain(getattr(engine.state, f.name))
         for f in attrs.fields(EngineState)
-        if f.name != "margin_cache"  # derived, rebuilt on demand
+        if f.name not in ("margin_cache", "delta_cache")  # derived, rebuilt on demand
     }
     # Listing order within an underlying carries no meaning.
     view["by_underlying"] = {k: sorted(v) for k, v in view["by_underlying"].items()}

@@ -18,6 +18,10 @@ from hcx.engine.numbers import PREMIUM_DIVISOR, format_decimal
 from hcx.engine.outputs import InstrumentStatus
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+# The last millisecond a date can name (9999-12-31): later expiries have no symbol.
+MAX_EXPIRY_MS = (datetime.datetime.max.replace(tzinfo=datetime.UTC) - _EPOCH) // datetime.timedelta(
+    milliseconds=1
+)
 _UNDERLYING = re.compile(r"[A-Z0-9]{1,16}\Z")
 
 
@@ -82,7 +86,7 @@ def invalid_terms(inst: Instrument, config: EngineConfig) -> str | None:
     """Why these terms cannot be listed (a reason code), or None."""
     if not _UNDERLYING.match(inst.underlying):
         return "invalid_underlying"
-    if inst.expiry_ms <= 0:
+    if not 0 < inst.expiry_ms <= MAX_EXPIRY_MS:
         return "invalid_expiry"
     if inst.strike <= 0:
         return "invalid_strike"

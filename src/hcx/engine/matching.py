@@ -9,11 +9,16 @@ changing anything, whether a fill-or-kill order would fill completely.
 
 from __future__ import annotations
 
+from collections import deque
+
+import attrs
+
 from hcx.engine.accounts import Exposure, Wallet, apply_fill, buy_reservation
 from hcx.engine.book import Book, BookSide, Order
 from hcx.engine.changes import Changes
 from hcx.engine.greeks import delta
 from hcx.engine.instruments import Instrument
+from hcx.engine.mmp import MmpState
 from hcx.engine.numbers import SCALE, fee_for
 from hcx.engine.outputs import Fill, Trade
 from hcx.engine.state import EngineState
@@ -61,6 +66,10 @@ def fok_fillable(state: EngineState, taker: Order, book: Book) -> bool:
     limit = taker.price
     symbol = taker.symbol
     reduce_used: dict[str, int] = {}
+    # MMP as ``match`` will meet it: a maker wallet whose protection trips loses its
+    # other mmp orders, and an mmp taker whose protection trips stops.
+    trials: dict[str, MmpState | None] = {}
+    mmp_breached: set[str] = set()
     for price, level in book.opposite(taker.side).in_priority():
         if (price > limit) if buy else (price < limit):
             return False
@@ -74,13 +83,39 @@ def fok_fillable(state: EngineState, taker: Order, book: Book) -> bool:
             if maker.reduce_only:
                 exposure = state.wallets[maker.wallet].exposures.get(symbol)
                 size = min(size, max(_reducible(exposure, maker.side) - used, 0))
+            if maker.mmp and maker.wallet in mmp_breached:
+                continue  # ``match`` cancels it when its wallet's protection trips
             # Every fill of this wallet, reduce-only or not, shrinks what its later
             # reduce-only orders may still reduce (``match`` reads the live position).
             reduce_used[maker.wallet] = used + size
+            fill = size if size < needed else needed
+            if fill and maker.mmp and _mmp_would_breach(state, trials, maker, fill, taker.ts_ms):
+                mmp_breached.add(maker.wallet)
             needed -= size
             if needed <= 0:
                 return True
+            if fill and taker.mmp and _mmp_would_breach(state, trials, taker, fill, taker.ts_ms):
+                return False  # ``match`` stops the taker here, short of filled
     return False
+
+
+def _mmp_would_breach(
+    state: EngineState, trials: dict[str, MmpState | None], order: Order, size: int, ts_ms: int
+) -> bool:
+    """Would a fill of ``order`` at ``ts_ms`` trip its wallet's MMP, counting the fills
+    already tried in ``trials`` (copies of the protections, so nothing real changes)?"""
+    inst = state.instruments[order.symbol]
+    if order.wallet not in trials:
+        protection = state.mmp.get((order.wallet, inst.underlying))
+        trials[order.wallet] = (
+            None
+            if protection is None or not protection.enabled
+            else attrs.evolve(protection, window=deque(protection.window))
+        )
+    trial = trials[order.wallet]
+    if trial is None:
+        return False
+    return trial.record(ts_ms, size, _signed_delta(state, trial, inst, order.side, size, ts_ms))
 
 
 def match(
@@ -155,12 +190,7 @@ def record_mmp_fill(
     protection = state.mmp.get((wallet, inst.underlying))
     if protection is None or not protection.enabled:
         return False
-    signed_delta = 0
-    if protection.delta_limit is not None:
-        per_contract = _delta(state, inst, ch.ts)
-        signed_delta = per_contract * size // SCALE
-        if side == "sell":
-            signed_delta = -signed_delta
+    signed_delta = _signed_delta(state, protection, inst, side, size, ch.ts)
     if not protection.record(ch.ts, size, signed_delta):
         return False
     if order is not None:
@@ -172,6 +202,15 @@ def record_mmp_fill(
         resting.mmp_triggered = True
         cancel_resting(state, ch, resting, state.instruments[resting.symbol], "mmp_frozen")
     return True
+
+
+def _signed_delta(
+    state: EngineState, protection: MmpState, inst: Instrument, side: str, size: int, ts_ms: int
+) -> int:
+    if protection.delta_limit is None:
+        return 0
+    signed_delta = _delta(state, inst, ts_ms) * size // SCALE
+    return -signed_delta if side == "sell" else signed_delta
 
 
 def _delta(state: EngineState, inst: Instrument, ts_ms: int) -> int:

@@ -1,12 +1,15 @@
 """Rejections that change nothing and need no journal entry.
 
-Some rejections depend only on the message and on the instrument list: an unknown
-symbol, a price or size that is not a positive whole number of ticks or lots, a
-non-positive amount. Nothing executes, no state changes, and replay would not miss them,
-so the sequencer answers them without journaling (keeping a flood of bad orders out of the
-journal). The answer is exactly what ``apply`` would have given, in the same check order
-(a halted instrument is still ``instrument_not_active`` first, and is journaled), and its
-``seq`` is the last journaled one, the state it was judged against.
+Some rejections depend only on the message and on an instrument's fixed terms: a price
+or size that is not a positive whole number of ticks or lots, a non-positive amount.
+Nothing executes, no state changes, replay would not miss them, and no later state can
+turn a repeat of the request into an execution, so the sequencer answers them without
+journaling (keeping a flood of bad orders out of the journal). An unknown symbol is not
+one of them: the symbol may be listed later, and a repeat of the rejected request (same
+wallet and request id) would then execute; the engine journals that rejection, so every
+repeat gets the stored answer. The answer is exactly what ``apply`` would have given, in
+the same check order (a halted instrument is still ``instrument_not_active`` first, and is
+journaled), and its ``seq`` is the last journaled one, the state it was judged against.
 """
 
 from __future__ import annotations
@@ -59,11 +62,9 @@ def _order(
             return None  # unknown_order / not_owner: the engine's, journaled
         symbol, side = original.symbol, original.side
     inst = state.instruments.get(symbol) if symbol is not None else None
-    if inst is None:
-        reason = "unknown_symbol"
-    elif not inst.is_trading(envelope.ts_ms):
-        return None
-    elif cmd.price <= 0 or cmd.price % inst.tick_size:
+    if inst is None or not inst.is_trading(envelope.ts_ms):
+        return None  # unknown_symbol, instrument_not_active: the engine's, journaled
+    if cmd.price <= 0 or cmd.price % inst.tick_size:
         reason = "invalid_price"
     elif cmd.size <= 0 or cmd.size % inst.lot_size:
         reason = "invalid_size"

@@ -26,6 +26,9 @@ from hcx.engine.outputs import Fill, RfqResult, Trade
 from hcx.engine.state import EngineState
 
 MAX_LEGS = 4
+# Far longer than any RFQ lives (the service's RFQ TTL, 30 s by default), and every quote of
+# an RFQ expires with it at the latest.
+FILLED_RFQ_MEMORY_MS = 86_400_000
 
 
 def accept_quote(state: EngineState, env: Envelope, cmd: AcceptQuote, ch: Changes) -> RfqResult:
@@ -179,10 +182,12 @@ def _can_afford(state: EngineState, name: str, cmd: AcceptQuote, taker: bool) ->
 
 
 def _forget_expired(state: EngineState, ts_ms: int) -> None:
-    """Filled RFQs are remembered until their quote would have expired anyway."""
+    """Filled RFQs are remembered for ``FILLED_RFQ_MEMORY_MS`` past the expiry of the
+    quote that filled them. Not just until that expiry: another quote of the same RFQ
+    may expire later, and must still find the RFQ filled."""
     filled = state.filled_rfqs
     while filled:
         rfq_id, expires_ms = next(iter(filled.items()))
-        if expires_ms >= ts_ms:
+        if expires_ms + FILLED_RFQ_MEMORY_MS >= ts_ms:
             break
         del filled[rfq_id]

@@ -7,8 +7,9 @@ get the same ids, and an id is never reused.
 
 from __future__ import annotations
 
+from bisect import insort
+
 import attrs
-from sortedcontainers import SortedList
 
 from hcx.engine.accounts import Wallet
 from hcx.engine.book import Book, Order
@@ -44,7 +45,9 @@ class EngineState:
     # of its underlying moves; (expiry_ms, symbol) of instruments still to expire; MMP
     # deltas by (symbol, index, vol, second).
     margin_cache: dict[str, int] = attrs.Factory(dict)
-    expiry_queue: SortedList = attrs.Factory(SortedList)
+    # A plain list kept sorted: every command looks at its head, which must not cost a
+    # Python-level call; instruments are few, so inserting is cheap.
+    expiry_queue: list[tuple[int, str]] = attrs.Factory(list)
     delta_cache: dict[tuple[str, int, int, int], int] = attrs.Factory(dict)
 
     def wallet(self, name: str) -> Wallet:
@@ -67,7 +70,7 @@ class EngineState:
         self.book_seqs.setdefault(inst.symbol, 0)
         self.by_underlying.setdefault(inst.underlying, []).append(inst.symbol)
         if inst.status in ("active", "halted"):
-            self.expiry_queue.add((inst.expiry_ms, inst.symbol))
+            insort(self.expiry_queue, (inst.expiry_ms, inst.symbol))
 
     def take_order_id(self) -> int:
         order_id = self.next_order_id

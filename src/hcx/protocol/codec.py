@@ -46,6 +46,22 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     return isinstance(value, str | int | bool) or value is None
 
 
+def _unicode_ok(value: Any) -> bool:
+    """No lone surrogate in any key or string: JSON's ``\\ud800`` escapes decode to one,
+    and echoing it (an ``id``, a ``request_id``) could not be encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode_ok(k) and _unicode_ok(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode_ok(v) for v in value)
+    return True
+
+
 def decode(frame: str | bytes | dict[str, Any], subprotocol: str) -> dict[str, Any]:
     if subprotocol == SUBPROTOCOL_LOCAL:
         if not isinstance(frame, dict) or not _depth_ok(frame):
@@ -78,6 +94,9 @@ def decode(frame: str | bytes | dict[str, Any], subprotocol: str) -> dict[str, A
         raise ProtocolError("invalid_message", "a frame must hold one object")
     if not _depth_ok(message):
         raise ProtocolError("invalid_message", "keys must be strings and values plain data")
+    # Only a JSON escape can produce a lone surrogate (frames arrive as valid UTF-8).
+    if isinstance(frame, str) and "\\u" in frame and not _unicode_ok(message):
+        raise ProtocolError("invalid_message", "strings must not hold lone surrogates")
     return message
 
 

@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -69,7 +69,40 @@ async def serve(
     clock: Clock | None = None,
     on_ready: Callable[[Running], Any] | None = None,
     handle_signals: bool = True,
+    early_signals: Sequence[int] = (),
     task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run until SIGINT/SIGTERM (``handle_signals``) or ``Running.stop``.
+
+    Signals are taken over before the journal is replayed, which can take a while: one
+    that arrives while starting (or before, noted by the caller in ``early_signals``)
+    stops the server gracefully as soon as it is up, instead of killing the start-up.
+    """
+    if not handle_signals:
+        await _serve(service, gateway_config, None, (), metrics_port, clock, on_ready, task_status)
+        return
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        await _serve(
+            service,
+            gateway_config,
+            signals,
+            early_signals,
+            metrics_port,
+            clock,
+            on_ready,
+            task_status,
+        )
+
+
+async def _serve(
+    service: ServiceConfig,
+    gateway_config: GatewayConfig,
+    signals: AsyncIterator[int] | None,
+    early_signals: Sequence[int],
+    metrics_port: int | None,
+    clock: Clock | None,
+    on_ready: Callable[[Running], Any] | None,
+    task_status: Any,
 ) -> None:
     clock = clock or WallClock()
     metrics = Metrics()
@@ -96,8 +129,8 @@ async def serve(
                         on_ready(running)
                     task_status.started(running)
                     listening.start_soon(_sample_queues, exchange, gateway, metrics)
-                    if handle_signals:
-                        listening.start_soon(_wait_for_signal, running.stop)
+                    if signals is not None:
+                        listening.start_soon(_wait_for_signal, signals, early_signals, running.stop)
                     await running.stop.wait()
                     log.info("shutdown: no new connections or commands")
                     gateway.announce_shutdown()
@@ -120,12 +153,17 @@ async def _drained(exchange: Exchange) -> None:
         await trio.sleep(0.005)
 
 
-async def _wait_for_signal(stop: trio.Event) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            log.info("signal %s received", signal.Signals(signum).name)
-            stop.set()
-            return
+async def _wait_for_signal(
+    signals: AsyncIterator[int], early_signals: Sequence[int], stop: trio.Event
+) -> None:
+    for signum in early_signals:
+        log.info("signal %s received while starting", signal.Signals(signum).name)
+        stop.set()
+        return
+    async for signum in signals:
+        log.info("signal %s received", signal.Signals(signum).name)
+        stop.set()
+        return
 
 
 async def _sample_queues(exchange: Exchange, gateway: Gateway, metrics: Metrics) -> None:

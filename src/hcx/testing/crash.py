@@ -13,8 +13,11 @@ clients:
 * no (wallet, request_id) has two records (nothing executed twice across restarts), and
   a request answered again by a later run gets the same ``seq`` and result;
 * every row's key is the key the idempotency window computes for its request;
-* money is conserved: wallet totals + fees collected == deposited - withdrawn.
+* money is conserved: wallet totals + fees collected == deposited - withdrawn;
+* no book is crossed (best bid below best ask).
 
+``judge_journal`` is that check on its own, shared with the campaign against a real
+``hcx serve`` (``hcx.testing.chaos``), which also runs its server with ``DriverRun``.
 Problems are collected as strings rather than raised, so a long campaign reports every
 one of them; a test asserts that the list is empty.
 """
@@ -28,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +53,10 @@ FINAL_LIMIT_S = 600.0
 
 @attrs.frozen
 class Answer:
+    """What a client was told: the ``seq`` and result of its request, in which cycle."""
+
     seq: int
-    result: list[Any]
+    result: Any
     cycle: int
 
 
@@ -97,7 +102,8 @@ class _Tail:
 
 @attrs.define
 class DriverRun:
-    """One driver process, its stdout lines so far, and how it ended."""
+    """One process to kill (a driver, or ``hcx serve``), its stdout lines so far, and
+    how it ended."""
 
     name: str
     cycle: int
@@ -336,93 +342,134 @@ class Campaign:
 
     def check(self, name: str = "check") -> JournalCheck | None:
         """Recover the journal as a restart would and hold it to every acknowledged reply."""
-        journal = Journal(self.db)
-        try:
-            snapshots = snapshot_dir(self.db)
-
-            def chain_at(seq: int) -> bytes | None:
-                row = journal.read(seq)
-                return row[5] if row is not None else None
-
-            try:
-                fast = recover(journal, snapshots, EngineConfig())
-                full = recover(journal, snapshots, EngineConfig(), verify_from_start=True)
-            except Exception as exc:
-                self.problems.append(f"{name}: recovery failed: {exc!r}")
-                return None
-            digest = full.engine.digest()
-            if fast.engine.digest() != digest:
-                self.problems.append(f"{name}: snapshot+tail and full replay differ")
-            if fast.snapshot_seq:
+        result = judge_journal(self.db, self.answers, self.problems, name)
+        if result is not None:
+            self.snapshots_verified += result.snapshots_verified
+            if result.snapshot_seq:
                 self.recoveries_from_snapshot += 1
-            verified = len(digests_by_seq(snapshots, chain_at))
-            self.snapshots_verified += verified
-            records: dict[int, tuple[str, str, list[Any]]] = {}
-            keys: dict[tuple[str, str], int] = {}
-            for seq, _ts, key, blob, _crc, _chain in journal.scan():
-                record = decode_record(blob)
-                request = (record.wallet, record.request_id)
-                if request in keys:
-                    self.problems.append(
-                        f"{name}: {request} executed twice: seq {keys[request]} and {seq}"
-                    )
-                keys[request] = seq
-                if key != request_key(*request):
-                    self.problems.append(
-                        f"{name}: seq {seq} has a key its request does not hash to"
-                    )
-                records[seq] = (record.wallet, record.request_id, record.result)
-            for (wallet, request_id), answer in self.answers.items():
-                stored = records.get(answer.seq)
-                if stored is None:
-                    self.problems.append(
-                        f"{name}: LOST seq {answer.seq} ({wallet}, {request_id}) was "
-                        f"acknowledged in cycle {answer.cycle} but is not in the journal"
-                    )
-                elif stored != (wallet, request_id, answer.result):
-                    self.problems.append(
-                        f"{name}: seq {answer.seq} acknowledged as ({wallet}, {request_id}) "
-                        f"{answer.result} but the journal holds {stored}"
-                    )
-            state = full.engine.state
-            held = sum(w.total for w in state.wallets.values()) + state.fees_collected
-            if held != state.deposited - state.withdrawn:
-                self.problems.append(
-                    f"{name}: money not conserved: totals+fees {held} != deposited-withdrawn "
-                    f"{state.deposited - state.withdrawn}"
-                )
-            result = JournalCheck(
-                full.last_seq,
-                len(records),
-                fast.snapshot_seq,
-                verified,
-                digest,
-                frozenset(keys),
-            )
-        finally:
-            journal.close()
-        self.last_check = result
+            self.last_check = result
         return result
 
     # --- reporting ----------------------------------------------------------------
 
-    def lost(self) -> int:
-        return sum(1 for p in self.problems if "LOST" in p or "acknowledged as" in p)
-
-    def duplicated(self) -> int:
-        return sum(1 for p in self.problems if "executed twice" in p or "answered seq" in p)
-
-    def digest_failures(self) -> int:
-        return sum(1 for p in self.problems if "recovery failed" in p or "replay differ" in p)
-
     def summary(self) -> str:
-        digest = "digest ok" if not self.digest_failures() else "digest FAILED"
-        other = len(self.problems) - self.lost() - self.duplicated() - self.digest_failures()
-        tail = f", {other} other problems" if other else ""
+        counts = ProblemCounts.of(self.problems)
         return (
             f"crash campaign: {self.kills} kills, {self.replies_checked} replies checked, "
-            f"lost={self.lost()}, duplicated={self.duplicated()}, {digest}{tail}"
+            f"{counts.tail()}"
         )
+
+
+@attrs.frozen
+class ProblemCounts:
+    """A campaign's problems by kind, for its summary line."""
+
+    lost: int
+    duplicated: int
+    money: int
+    digest_failures: int
+    other: int
+
+    @classmethod
+    def of(cls, problems: list[str]) -> ProblemCounts:
+        lost = sum(1 for p in problems if "LOST" in p or "acknowledged as" in p)
+        duplicated = sum(1 for p in problems if "executed twice" in p or "answered seq" in p)
+        money = sum(1 for p in problems if "money not conserved" in p)
+        digest = sum(1 for p in problems if "recovery failed" in p or "replay differ" in p)
+        other = len(problems) - lost - duplicated - money - digest
+        return cls(lost, duplicated, money, digest, other)
+
+    def tail(self, *, money: bool = False) -> str:
+        """``lost=0, duplicated=0[, money ok], digest ok[, N other problems]``."""
+        parts = [f"lost={self.lost}", f"duplicated={self.duplicated}"]
+        if money:
+            parts.append("money ok" if not self.money else f"money NOT conserved ({self.money})")
+        parts.append("digest ok" if not self.digest_failures else "digest FAILED")
+        other = self.other if money else self.other + self.money
+        if other:
+            parts.append(f"{other} other problems")
+        return ", ".join(parts)
+
+
+def judge_journal(
+    db: str,
+    answers: Mapping[tuple[str, str], Answer],
+    problems: list[str],
+    name: str = "check",
+    *,
+    render: Callable[[list[Any]], Any] | None = None,
+) -> JournalCheck | None:
+    """Recover the journal at ``db`` as a restart would and hold it to every answer.
+
+    ``answers`` maps (wallet, request_id) to what the client was told; ``render`` turns
+    a stored result (``[TYPE, *fields]``) into the form the answers hold (default: as
+    stored). Problems are appended to ``problems``; the result is None if recovery
+    failed. The process writing the journal must be dead (or stopped).
+    """
+    journal = Journal(db)
+    try:
+        snapshots = snapshot_dir(db)
+
+        def chain_at(seq: int) -> bytes | None:
+            row = journal.read(seq)
+            return row[5] if row is not None else None
+
+        try:
+            fast = recover(journal, snapshots, EngineConfig())
+            full = recover(journal, snapshots, EngineConfig(), verify_from_start=True)
+        except Exception as exc:
+            problems.append(f"{name}: recovery failed: {exc!r}")
+            return None
+        digest = full.engine.digest()
+        if fast.engine.digest() != digest:
+            problems.append(f"{name}: snapshot+tail and full replay differ")
+        verified = len(digests_by_seq(snapshots, chain_at))
+        records: dict[int, tuple[str, str, Any]] = {}
+        keys: dict[tuple[str, str], int] = {}
+        for seq, _ts, key, blob, _crc, _chain in journal.scan():
+            record = decode_record(blob)
+            request = (record.wallet, record.request_id)
+            if request in keys:
+                problems.append(f"{name}: {request} executed twice: seq {keys[request]} and {seq}")
+            keys[request] = seq
+            if key != request_key(*request):
+                problems.append(f"{name}: seq {seq} has a key its request does not hash to")
+            records[seq] = (record.wallet, record.request_id, record.result)
+        for (wallet, request_id), answer in answers.items():
+            stored = records.get(answer.seq)
+            if stored is None:
+                problems.append(
+                    f"{name}: LOST seq {answer.seq} ({wallet}, {request_id}) was "
+                    f"acknowledged in cycle {answer.cycle} but is not in the journal"
+                )
+                continue
+            result = stored[2] if render is None else render(stored[2])
+            if (stored[0], stored[1], result) != (wallet, request_id, answer.result):
+                problems.append(
+                    f"{name}: seq {answer.seq} acknowledged as ({wallet}, {request_id}) "
+                    f"{answer.result} but the journal holds {stored[:2]} {result}"
+                )
+        state = full.engine.state
+        held = sum(w.total for w in state.wallets.values()) + state.fees_collected
+        if held != state.deposited - state.withdrawn:
+            problems.append(
+                f"{name}: money not conserved: totals+fees {held} != deposited-withdrawn "
+                f"{state.deposited - state.withdrawn}"
+            )
+        for symbol, book in state.books.items():
+            bid, ask = book.bids.best_price(), book.asks.best_price()
+            if bid is not None and ask is not None and bid >= ask:
+                problems.append(f"{name}: book {symbol} is crossed: bid {bid} >= ask {ask}")
+        return JournalCheck(
+            full.last_seq,
+            len(records),
+            fast.snapshot_seq,
+            verified,
+            digest,
+            frozenset(keys),
+        )
+    finally:
+        journal.close()
 
 
 def _parse(line: str) -> dict[str, Any] | None:

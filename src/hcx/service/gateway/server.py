@@ -11,6 +11,7 @@ connection of their own, off the event loop.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import ssl
 import time
@@ -84,11 +85,25 @@ class Gateway:
             return 0.0
         return (failures[0] + 60.0 - now) * 1000.0
 
-    def record_failed_auth(self, remote: str) -> None:
-        self.metrics.auth_failures.inc()
+    def begin_auth_attempt(self, remote: str) -> float:
+        """Count an attempt against ``remote`` before its key is checked: the check is slow
+        and awaited, so attempts racing in on many connections must not all pass the limit
+        first. Returns the attempt's stamp for ``end_auth_attempt``."""
         if len(self._failures) > 100_000:
             self._failures.clear()
-        self._failures.setdefault(remote, collections.deque()).append(time.monotonic())
+        stamp = time.monotonic()
+        self._failures.setdefault(remote, collections.deque()).append(stamp)
+        return stamp
+
+    def end_auth_attempt(self, remote: str, stamp: float, *, ok: bool) -> None:
+        """A failed attempt stays counted; a successful one is taken back."""
+        if not ok:
+            self.metrics.auth_failures.inc()
+            return
+        failures = self._failures.get(remote)
+        if failures is not None:
+            with contextlib.suppress(ValueError):  # already pruned or cleared
+                failures.remove(stamp)
 
     async def first_kept_seq(self) -> int:
         def first() -> int:

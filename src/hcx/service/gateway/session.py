@@ -134,9 +134,10 @@ class Session:
             wait_ms = gateway.failed_auth_wait_ms(self.remote)
             if wait_ms:
                 raise _rate_limited(wait_ms)
+            attempt = gateway.begin_auth_attempt(self.remote)
             role = await gateway.verify_key(wallet, key)
+            gateway.end_auth_attempt(self.remote, attempt, ok=role is not None)
             if role is None:
-                gateway.record_failed_auth(self.remote)
                 raise ProtocolError("auth_failed", "wallet and key do not match a live key")
         if self.wallet is not None and self.wallet != wallet:
             self._drop_private_subscriptions()
