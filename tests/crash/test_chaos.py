@@ -64,6 +64,9 @@ def test_sigkilled_server_loses_no_answer_and_executes_nothing_twice(tmp_path: P
         assert kinds[kind] > 0, kinds
     assert campaign.bulks > 0
     assert campaign.repeats > 0
+    # Orders named the late series before it was listed, and kept their rejection.
+    assert campaign.late_listed
+    assert any("reason='unknown_symbol'" in a.result for a in campaign.ledger.answers.values())
 
     # Each wallet's orders and fills channels, resumed by the client after every kill,
     # delivered exactly the journal's events for it: none lost, none twice, in order.

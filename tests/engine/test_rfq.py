@@ -365,11 +365,14 @@ def test_rfq_fills_without_quoter_mmp_do_not_count(
     h: Harness, syms: tuple[str, str, str, str]
 ) -> None:
     call = syms[0]
-    h.set_mmp("q", "BTC", 1_000, 5_000, qty_limit="1")
-    h.set_mmp("t", "BTC", 1_000, 5_000, qty_limit="1")
+    h.set_mmp("q", "BTC", 1_000, 5_000, qty_limit="10")
+    h.set_mmp("t", "BTC", 1_000, 5_000, qty_limit="10")
     h.accept("t", "q", [(call, "buy", "5", "50")], "r-1")
-    assert not h.engine.state.mmp[("q", "BTC")].window
-    # The taker's side never counts.
-    h.accept("t", "q", [(call, "buy", "5", "50")], "r-2", quoter_mmp=True)
-    assert not h.engine.state.mmp[("t", "BTC")].window
+    assert h.engine.state.mmp[("q", "BTC")].window_qty == 0
+    # Under the quote's MMP the quoter's side counts; the taker's side never does.
+    h.accept("t", "q", [(call, "buy", "4", "50")], "r-2", quoter_mmp=True)
+    assert h.engine.state.mmp[("q", "BTC")].window_qty == D("4")
+    assert h.engine.state.mmp[("t", "BTC")].window_qty == 0
+    h.accept("t", "q", [(call, "buy", "6", "50")], "r-3", quoter_mmp=True)
     assert h.engine.state.mmp[("q", "BTC")].is_frozen(h.ts_ms)
+    assert not h.engine.state.mmp[("t", "BTC")].is_frozen(h.ts_ms)
