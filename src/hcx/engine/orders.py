@@ -76,16 +76,16 @@ def _submit(
 ) -> OrderResult:
     inst = state.instruments.get(symbol)
     if inst is None:
-        return _rejected(env, cmd, symbol, side, replaced, "unknown_symbol")
+        return rejected_order(env, cmd, symbol, side, replaced, "unknown_symbol")
     wallet = state.wallets.get(env.wallet)
     exposure = wallet.exposures.get(symbol) if wallet is not None else None
     reason = _refusal(state, env, inst, wallet, exposure, side, cmd, replaced)
     if reason is not None:
-        return _rejected(env, cmd, symbol, side, replaced, reason)
+        return rejected_order(env, cmd, symbol, side, replaced, reason)
     price, size = cmd.price, cmd.size
     hold = _buy_hold(inst, price, size) if side == "buy" else 0
     if _short_of_collateral(state, inst, wallet, exposure, side, size, hold, replaced):
-        return _rejected(env, cmd, symbol, side, replaced, "insufficient_balance")
+        return rejected_order(env, cmd, symbol, side, replaced, "insufficient_balance")
     if wallet is None:
         wallet = state.wallet(env.wallet)
     if exposure is None:
@@ -256,7 +256,7 @@ def _order_result(order: Order, env: Envelope, replaced: Order | None) -> OrderR
     )
 
 
-def _rejected(
+def rejected_order(
     env: Envelope,
     cmd: PlaceOrder | ReplaceOrder,
     symbol: str,

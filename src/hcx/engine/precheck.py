@@ -15,6 +15,7 @@ journaled), and its ``seq`` is the last journaled one, the state it was judged a
 from __future__ import annotations
 
 from hcx.engine.commands import Deposit, Envelope, PlaceOrder, ReplaceOrder, Withdraw
+from hcx.engine.orders import rejected_order
 from hcx.engine.outputs import AdminResult, BalanceResult, OrderResult, Result
 from hcx.engine.state import EngineState
 
@@ -70,21 +71,6 @@ def _order(
         reason = "invalid_size"
     else:
         return None
-    return OrderResult(
-        envelope.request_id,
-        None,
-        cmd.client_id,
-        envelope.wallet,
-        symbol,
-        side,
-        cmd.price,
-        cmd.size,
-        cmd.tif,
-        "rejected",
-        0,
-        reason,
-        False,
-        None,
-        envelope.ts_ms,
-        last_seq,
-    )
+    rejection = rejected_order(envelope, cmd, symbol, side, None, reason)  # type: ignore[arg-type]
+    rejection.seq = last_seq
+    return rejection
