@@ -153,10 +153,10 @@ async def test_silently_dead_connection_is_noticed_and_the_command_retried(
 
 
 async def test_a_rejection_stays_the_answer_after_the_symbol_is_listed(server: Server) -> None:
-    """Regression (found by the chaos campaign's repeats): an order on a symbol not yet
-    listed was refused ``unknown_symbol`` without a journal entry, so a repeat of the same
-    request after the listing executed it: the client was told "rejected", then "open".
-    The rejection is journaled now, and every repeat gets it back."""
+    """Regression (the chaos campaign's late listing and repeats catch it): an order on a
+    symbol not yet listed was refused ``unknown_symbol`` without a journal entry, so a
+    repeat of the same request after the listing executed it: the client was told
+    "rejected", then "open". The rejection is journaled now; every repeat gets it back."""
     with trio.fail_after(30):
         place = {
             "type": "PlaceOrder",
