@@ -201,7 +201,7 @@ class SoakReport:
             p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
             inside = [s for s in self.samples if 60 * minute <= s.t <= 60 * (minute + 1)]
             cpu = load = float("nan")
-            if len(inside) >= 2:
+            if len(inside) >= 2 and inside[-1].t > inside[0].t:
                 cpu = (inside[-1].cpu_s - inside[0].cpu_s) / (inside[-1].t - inside[0].t)
                 load = statistics.mean(s.load1 for s in inside)
             out.append(
@@ -423,9 +423,9 @@ class Soak:
         count = 0
         while next_at < deadline:
             await trio.sleep_until(next_at)
+            scheduled = next_at - self.t0  # latency is bucketed by the schedule
             next_at += interval
             count += 1
-            sent_at = self.now()
             started = time.perf_counter()
             try:
                 if count % 20 == 0:
@@ -439,7 +439,7 @@ class Soak:
             except (HcxError, hcx.client.ConnectionLost) as exc:
                 report.trader_errors.append(f"{type(exc).__name__}: {exc}")
                 continue
-            report.latencies.append((sent_at, time.perf_counter() - started))
+            report.latencies.append((scheduled, time.perf_counter() - started))
             report.orders += 1
 
     # --- sampling --------------------------------------------------------------------
