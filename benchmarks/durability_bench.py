@@ -60,6 +60,7 @@ from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
 
 import hcx.durability.records
 import hcx.engine
+from hcx import gc_policy
 from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal
 from hcx.durability.replay import recover
@@ -188,7 +189,10 @@ async def listed_exchange(
             for answer in await exchange.submit_many(setup[start : start + 256]):
                 if not isinstance(answer, Reply) or getattr(answer.result, "status", "") != "ok":
                     raise RuntimeError(f"setup failed: {answer!r}")
-        yield exchange
+        # The collector's settings of ``hcx serve`` after its recovery.
+        with gc_policy.tuned():
+            yield exchange
+        gc.freeze()  # ``tuned`` unfroze everything on exit: the stream goes back
 
 
 class WalSampler:

@@ -5,21 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import get_args
 
+import cbor2
 import pytest
 
+from hcx.durability.errors import JournalCorrupt
 from hcx.durability.journal import Journal
 from hcx.durability.records import (
     FORMAT_VERSION,
     GENESIS_CHAIN,
+    NESTED_FORMAT,
     OUTPUT_TYPES,
     chain_next,
     crc_of,
     decode_output_object,
     decode_record,
     encode_record,
+    encode_record_as,
 )
+from hcx.durability.replay import recover
 from hcx.durability.schema import SCHEMA_VERSION, SchemaTooNew
-from hcx.engine import Engine, Envelope
+from hcx.engine import Engine, EngineConfig, Envelope
 from hcx.engine.outputs import Event, Result
 from tests.durability.market import listing, order
 
@@ -120,4 +125,67 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
     assert [run.returncode for run in runs] == [0] * 6, errors
     journal = Journal(path)
     assert journal.connection.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
+    journal.close()
+
+
+def test_flat_and_nested_formats_hold_the_same_record() -> None:
+    engine = Engine()
+    commands = [(w, r, c) for w, r, _, c in listing()]
+    commands += [("alice", "o1", order("sell", "100")), ("bob", "o2", order("buy", "101", "2"))]
+    for seq, (wallet, request_id, command) in enumerate(commands, start=1):
+        envelope = Envelope(seq, 1_000 + seq, wallet, request_id, command)  # type: ignore[arg-type]
+        output = engine.apply(envelope)
+        flat = encode_record(envelope, 999, output)
+        nested = encode_record_as(NESTED_FORMAT, envelope, 999, output)
+        assert (flat[0], nested[0]) == (FORMAT_VERSION, NESTED_FORMAT)
+        assert len(flat) < len(nested)
+        assert decode_record(flat) == decode_record(nested)
+        record = decode_record(flat)
+        assert record.envelope() == envelope
+        assert [decode_output_object(e) for e in record.events] == [
+            decode_output_object(e) for e in decode_record(nested).events
+        ]
+        assert len(record.events) == len(output.events)
+
+
+def test_a_flat_record_cut_short_or_padded_is_refused() -> None:
+    _, blob = _applied()[-1]
+    body = cbor2.loads(blob[1:])
+    for broken in (body[:-1], [*body, "Balance"], body[:6]):
+        with pytest.raises(ValueError):
+            decode_record(bytes([FORMAT_VERSION]) + cbor2.dumps(broken))
+
+
+def test_a_journal_written_in_the_nested_format_still_replays(tmp_path: Path) -> None:
+    """Journals written before format 2 are verified by re-encoding in their own
+    format; a flipped byte there is still named by its seq."""
+    engine = Engine()
+    commands = [(w, r, c) for w, r, _, c in listing()]
+    commands += [("alice", "o1", order("sell", "100")), ("bob", "o2", order("buy", "101", "2"))]
+    rows = []
+    chain = GENESIS_CHAIN
+    for seq, (wallet, request_id, command) in enumerate(commands, start=1):
+        envelope = Envelope(seq, 1_000 + seq, wallet, request_id, command)  # type: ignore[arg-type]
+        blob = encode_record_as(NESTED_FORMAT, envelope, 999, engine.apply(envelope))
+        chain = chain_next(chain, blob)
+        rows.append((seq, envelope.ts_ms, seq, blob, crc_of(blob), chain))
+    path = str(tmp_path / "old.db")
+    journal = Journal(path)
+    journal.append(rows)
+    recovered = recover(journal, None, EngineConfig())
+    assert (recovered.replayed, recovered.chain) == (len(rows), chain)
+    assert recovered.engine.digest() == engine.digest()
+
+    # The same journal with one byte of the last record's events changed.
+    seq, _ts, _key, blob, _, _ = rows[-1]
+    tampered = bytearray(blob)
+    tampered[-2] ^= 0x01
+    bad_chain = chain_next(rows[-2][5], bytes(tampered))
+    journal.connection.execute(
+        "UPDATE journal SET record = ?, crc = ?, chain = ? WHERE seq = ?",
+        (bytes(tampered), crc_of(bytes(tampered)), bad_chain, seq),
+    )
+    with pytest.raises(JournalCorrupt) as refused:
+        recover(journal, None, EngineConfig())
+    assert refused.value.seq == seq
     journal.close()

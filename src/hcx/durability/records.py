@@ -1,9 +1,12 @@
 """The journal record: ``[format version byte][CBOR]``, its CRC32 and the hash chain.
 
-A record holds one sequenced command and everything it produced:
-``[seq, ts, wallet, request_id, client_ts, command, result, events]`` where the command,
-the result and each event are ``[TYPE, *field values]``. The result carries the ids the
-engine assigned (an order's ``order_id``), so a reader of the journal alone sees them.
+A record holds one sequenced command and everything it produced: its header
+``seq, ts, wallet, request_id, client_ts``, then the command, the result and each event
+as ``TYPE, *field values``. Format 2 writes all of it as one flat CBOR array (a tag's
+field count says where its item ends); format 1, read and verified still, nested each
+item in its own array. ``decode_record`` gives both as the same ``Record``. The result
+carries the ids the engine assigned (an order's ``order_id``), so a reader of the journal
+alone sees them.
 
 The chain value of record n is ``BLAKE2b-128(chain[n-1] || record bytes)``: replay
 re-encodes each re-applied command and checks the bytes, so the first record that
@@ -40,8 +43,8 @@ from hcx.engine.outputs import (
     Trade,
 )
 
-FORMAT_VERSION = 1
-_VERSION_BYTE = bytes([FORMAT_VERSION])
+FORMAT_VERSION = 2
+NESTED_FORMAT = 1  # written before version 2; still read, and re-encoded by replay
 GENESIS_CHAIN = bytes(16)
 
 OUTPUT_TYPES: dict[str, type] = {
@@ -65,25 +68,51 @@ OUTPUT_TYPES: dict[str, type] = {
     )
 }
 
-# Per class, a function ``obj -> [TYPE, *attrs field values in declaration order]``.
+# Per class, ``obj -> [TYPE, *attrs field values in declaration order]`` (the nested
+# format's item, and the shape ``Record`` hands out) and the same as a tuple (spliced
+# into the flat body). Fields per tag, for cutting a flat body back into items.
 _FIELD_LISTS: dict[type, Callable[[Any], list[Any]]] = {}
+_FIELD_TUPLES: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 
 
-def _field_list_of(cls: type) -> Callable[[Any], list[Any]]:
-    """Compile ``lambda o: [tag, o.f1, o.f2, ...]`` for ``cls`` once (attrs itself
-    generates its methods the same way): three times faster than an ``attrgetter``
-    and unpacking, and this runs for the command, the result and every event of every
+def _compile(cls: type, brackets: tuple[str, str]) -> Callable[[Any], Any]:
+    """Compile ``lambda o: [tag, o.f1, o.f2, ...]`` (or a tuple) for ``cls`` once, as
+    attrs generates its own methods: three times faster than an ``attrgetter`` and
+    unpacking, and this runs for the command, the result and every event of every
     record, live and in replay."""
     tag = cls.TYPE if hasattr(cls, "TYPE") else cls.__name__
     values = "".join(f", o.{field.name}" for field in attrs.fields(cls))
-    field_list: Callable[[Any], list[Any]] = eval(f"lambda o: [tag{values}]", {"tag": tag})
-    _FIELD_LISTS[cls] = field_list
+    opening, closing = brackets
+    compiled: Callable[[Any], Any] = eval(f"lambda o: {opening}tag{values}{closing}", {"tag": tag})
+    return compiled
+
+
+def _field_list_of(cls: type) -> Callable[[Any], list[Any]]:
+    field_list = _FIELD_LISTS[cls] = _compile(cls, ("[", "]"))
     return field_list
+
+
+def _field_tuple_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    field_tuple = _FIELD_TUPLES[cls] = _compile(cls, ("(", ",)"))
+    return field_tuple
 
 
 def _fields_of(obj: Any) -> list[Any]:
     field_list = _FIELD_LISTS.get(type(obj)) or _field_list_of(type(obj))
     return field_list(obj)
+
+
+def _arities() -> dict[str, int]:
+    arity: dict[str, int] = {}
+    for cls in (*COMMAND_TYPES.values(), *OUTPUT_TYPES.values()):
+        tag = cls.TYPE if hasattr(cls, "TYPE") else cls.__name__
+        if tag in arity:  # a flat body could not be cut back
+            raise RuntimeError(f"record tag {tag!r} names two types")
+        arity[tag] = len(attrs.fields(cls))
+    return arity
+
+
+_ARITY = _arities()
 
 
 def encode_command(command: Command) -> list[Any]:
@@ -106,6 +135,22 @@ def decode_output_object(data: list[Any]) -> Any:
 
 
 def encode_record(envelope: Envelope, client_ts: int, output: Output) -> bytes:
+    """The current format (2): one flat CBOR array,
+    ``[seq, ts, wallet, request_id, client_ts, TYPE, *fields, TYPE, *fields, ...]`` holding
+    the command, the result and each event in turn; a tag's field count cuts it back.
+    Measured against the nested format: a fifth less encoding time, as CBOR pays per
+    array as well as per value."""
+    tuples = _FIELD_TUPLES
+    command, result = envelope.command, output.result
+    body = [envelope.seq, envelope.ts_ms, envelope.wallet, envelope.request_id, client_ts]
+    body += (tuples.get(type(command)) or _field_tuple_of(type(command)))(command)
+    body += (tuples.get(type(result)) or _field_tuple_of(type(result)))(result)
+    for event in output.events:
+        body += (tuples.get(type(event)) or _field_tuple_of(type(event)))(event)
+    return _FLAT_BYTE + cbor2.dumps(body)
+
+
+def _encode_nested(envelope: Envelope, client_ts: int, output: Output) -> bytes:
     lists = _FIELD_LISTS
     command, result = envelope.command, output.result
     body = [
@@ -118,7 +163,20 @@ def encode_record(envelope: Envelope, client_ts: int, output: Output) -> bytes:
         (lists.get(type(result)) or _field_list_of(type(result)))(result),
         [(lists.get(type(event)) or _field_list_of(type(event)))(event) for event in output.events],
     ]
-    return _VERSION_BYTE + cbor2.dumps(body)
+    return _NESTED_BYTE + cbor2.dumps(body)
+
+
+def encode_record_as(version: int, envelope: Envelope, client_ts: int, output: Output) -> bytes:
+    """``encode_record`` in a given format: replay re-encodes each record in its own."""
+    if version == FORMAT_VERSION:
+        return encode_record(envelope, client_ts, output)
+    if version == NESTED_FORMAT:
+        return _encode_nested(envelope, client_ts, output)
+    raise ValueError(f"unknown record format {version}")
+
+
+_FLAT_BYTE = bytes([FORMAT_VERSION])
+_NESTED_BYTE = bytes([NESTED_FORMAT])
 
 
 @attrs.frozen
@@ -139,12 +197,52 @@ class Record:
 
 
 def decode_record(blob: bytes) -> Record:
-    if not blob or blob[0] != FORMAT_VERSION:
+    if not blob or blob[0] not in (FORMAT_VERSION, NESTED_FORMAT):
         raise ValueError(f"unknown record format {blob[:1].hex() or 'empty'}")
     body = cbor2.loads(blob[1:])
-    if not isinstance(body, list) or len(body) != 8:
-        raise ValueError("record body is not an 8-item array")
-    return Record(*body)
+    if not isinstance(body, list):
+        raise ValueError("record body is not an array")
+    if blob[0] == NESTED_FORMAT:
+        if len(body) != 8:
+            raise ValueError("record body is not an 8-item array")
+        return Record(*body)
+    if len(body) < 7:
+        raise ValueError("record body is too short")
+    items = _cut(body, 5)
+    if len(items) < 2:
+        raise ValueError("record holds no result")
+    seq, ts, wallet, request_id, client_ts = body[:5]
+    return Record(seq, ts, wallet, request_id, client_ts, items[0], items[1], items[2:])
+
+
+def decode_head(blob: bytes) -> tuple[Envelope, int]:
+    """Only the envelope and ``client_ts`` of a record: what replay re-applies (it
+    checks the rest by re-encoding, so it need not cut the outputs apart)."""
+    if blob[:1] != _FLAT_BYTE:
+        record = decode_record(blob)
+        return record.envelope(), record.client_ts
+    body = cbor2.loads(blob[1:])
+    if not isinstance(body, list) or len(body) < 7:
+        raise ValueError("record body is too short")
+    seq, ts, wallet, request_id, client_ts, tag = body[:6]
+    cls = COMMAND_TYPES.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise ValueError(f"unknown command type {tag!r}")
+    fields = body[6 : 6 + _ARITY[tag]]
+    return Envelope(seq, ts, wallet, request_id, cls(*fields)), client_ts
+
+
+def _cut(body: list[Any], start: int) -> list[list[Any]]:
+    """Split the flat tail of a body into ``[TYPE, *fields]`` items."""
+    items = []
+    at, end = start, len(body)
+    while at < end:
+        arity = _ARITY.get(body[at]) if isinstance(body[at], str) else None
+        if arity is None or at + 1 + arity > end:
+            raise ValueError(f"bad item {body[at]!r} at position {at} of the record")
+        items.append(body[at : at + 1 + arity])
+        at += 1 + arity
+    return items
 
 
 def crc_of(blob: bytes) -> int:

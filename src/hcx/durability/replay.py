@@ -23,11 +23,12 @@ from hcx.durability.records import (
     GENESIS_CHAIN,
     chain_next,
     crc_of,
-    decode_record,
-    encode_record,
+    decode_head,
+    encode_record_as,
 )
 from hcx.durability.snapshots import digests_by_seq, load_latest
 from hcx.engine import Engine, EngineConfig
+from hcx.gc_policy import paused
 
 CONFIG_KEY = "engine_config"
 Progress = Callable[[int, int], None]
@@ -82,6 +83,30 @@ def recover(
             if loaded is not None:
                 engine, info = loaded
                 chain, snapshot_seq = info.chain, info.seq
+    with paused():
+        engine, chain, replayed = _replay_tail(
+            journal,
+            engine,
+            chain,
+            snapshot_seq,
+            last_seq,
+            expected_digests,
+            progress,
+            progress_every,
+        )
+    return Recovered(engine, last_seq, chain, snapshot_seq, replayed, time.perf_counter() - started)
+
+
+def _replay_tail(
+    journal: Journal,
+    engine: Engine,
+    chain: bytes,
+    snapshot_seq: int,
+    last_seq: int,
+    expected_digests: dict[int, str],
+    progress: Progress | None,
+    progress_every: int,
+) -> tuple[Engine, bytes, int]:
     replayed = 0
     expected_seq = snapshot_seq + 1
     for seq, ts, _key, blob, crc, stored_chain in journal.scan(snapshot_seq):
@@ -93,14 +118,13 @@ def recover(
         if chain != stored_chain:
             raise JournalCorrupt(seq, "hash chain broken (record edited or reordered)")
         try:
-            record = decode_record(blob)
-            envelope = record.envelope()
+            envelope, client_ts = decode_head(blob)
         except (ValueError, TypeError, cbor2.CBORDecodeError) as exc:
             raise JournalCorrupt(seq, f"undecodable: {exc}") from exc
-        if record.seq != seq or record.ts != ts:
+        if envelope.seq != seq or envelope.ts_ms != ts:
             raise JournalCorrupt(seq, "record disagrees with its row")
         output = engine.apply(envelope)
-        if encode_record(envelope, record.client_ts, output) != blob:
+        if encode_record_as(blob[0], envelope, client_ts, output) != blob:
             raise JournalCorrupt(seq, "replay diverged from the recorded result or events")
         digest = expected_digests.get(seq)
         if digest is not None and engine.digest() != digest:
@@ -111,4 +135,4 @@ def recover(
             progress(replayed, last_seq - snapshot_seq)
     if expected_seq <= last_seq:
         raise JournalCorrupt(expected_seq, "missing")
-    return Recovered(engine, last_seq, chain, snapshot_seq, replayed, time.perf_counter() - started)
+    return engine, chain, replayed

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import trio
 
+from hcx import gc_policy
 from hcx.service.clock import Clock, WallClock
 from hcx.service.config import ServiceConfig
 from hcx.service.gateway.config import GatewayConfig
@@ -107,43 +108,47 @@ async def _serve(
     clock = clock or WallClock()
     metrics = Metrics()
     async with open_exchange(service, clock=clock) as exchange:
-        recovered = exchange.recovered
-        metrics.replay_seconds.set(recovered.seconds)
-        metrics.replayed_records.set(recovered.replayed)
-        exchange.writer.stats.observer = metrics.commit
-        gateway = Gateway(gateway_config, exchange, metrics, clock)
-        exchange.add_publisher(lambda entries: metrics.last_seq.set(entries[-1].seq))
-        if metrics_port is not None:
-            metrics.serve(metrics_port, gateway_config.host)
-        try:
-            async with trio.open_nursery() as handlers:
-                async with trio.open_nursery() as listening:
-                    await listening.start(gateway.listen, handlers)
-                    scheme = "wss" if gateway_config.tls_cert else "ws"
-                    running = Running(
-                        exchange, gateway, f"{scheme}://{gateway_config.host}:{gateway.port}/ws"
-                    )
-                    log.info("listening on %s", running.url)
-                    print(f"hcx listening on {running.url}", flush=True)
-                    if on_ready is not None:
-                        on_ready(running)
-                    task_status.started(running)
-                    listening.start_soon(_sample_queues, exchange, gateway, metrics)
-                    if signals is not None:
-                        listening.start_soon(_wait_for_signal, signals, early_signals, running.stop)
-                    await running.stop.wait()
-                    log.info("shutdown: no new connections or commands")
-                    gateway.announce_shutdown()
-                    listening.cancel_scope.cancel()
-                started = time.monotonic()
-                await _drained(exchange)
-                with trio.move_on_after(2):
-                    while any(s.outbound.queued_bytes for s in list(gateway.sessions)):
-                        await trio.sleep(0.01)
-                handlers.cancel_scope.cancel()
-                log.info("shutdown: drained in %.3fs", time.monotonic() - started)
-        finally:
-            gateway.close()
+        # After recovery: the recovered state is frozen out of the collector's walks.
+        with gc_policy.tuned():
+            recovered = exchange.recovered
+            metrics.replay_seconds.set(recovered.seconds)
+            metrics.replayed_records.set(recovered.replayed)
+            exchange.writer.stats.observer = metrics.commit
+            gateway = Gateway(gateway_config, exchange, metrics, clock)
+            exchange.add_publisher(lambda entries: metrics.last_seq.set(entries[-1].seq))
+            if metrics_port is not None:
+                metrics.serve(metrics_port, gateway_config.host)
+            try:
+                async with trio.open_nursery() as handlers:
+                    async with trio.open_nursery() as listening:
+                        await listening.start(gateway.listen, handlers)
+                        scheme = "wss" if gateway_config.tls_cert else "ws"
+                        running = Running(
+                            exchange, gateway, f"{scheme}://{gateway_config.host}:{gateway.port}/ws"
+                        )
+                        log.info("listening on %s", running.url)
+                        print(f"hcx listening on {running.url}", flush=True)
+                        if on_ready is not None:
+                            on_ready(running)
+                        task_status.started(running)
+                        listening.start_soon(_sample_queues, exchange, gateway, metrics)
+                        if signals is not None:
+                            listening.start_soon(
+                                _wait_for_signal, signals, early_signals, running.stop
+                            )
+                        await running.stop.wait()
+                        log.info("shutdown: no new connections or commands")
+                        gateway.announce_shutdown()
+                        listening.cancel_scope.cancel()
+                    started = time.monotonic()
+                    await _drained(exchange)
+                    with trio.move_on_after(2):
+                        while any(s.outbound.queued_bytes for s in list(gateway.sessions)):
+                            await trio.sleep(0.01)
+                    handlers.cancel_scope.cancel()
+                    log.info("shutdown: drained in %.3fs", time.monotonic() - started)
+            finally:
+                gateway.close()
     log.info("shutdown complete")
 
 

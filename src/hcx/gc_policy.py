@@ -1,0 +1,53 @@
+"""The cyclic garbage collector's settings while an exchange runs.
+
+The engine's state is many long-lived objects (orders, wallets, exposures) and it makes
+no reference cycles; what a command allocates (its outputs, record, entry) dies by
+reference counting once released. CPython's defaults (a young collection every 700 net
+allocations, and full collections that walk every tracked object) spend much of their
+time re-walking that state. Two settings fix that without ever turning collection off
+while serving, so the cycles that do occur (trio's exceptions and tracebacks) are still
+collected:
+
+- ``paused()``: replay only builds state, so it runs with automatic collection off and
+  ends with one collection;
+- ``tuned()`` (``hcx serve``, and the benchmarks that stand for it): after recovery the
+  recovered state is frozen (``gc.freeze``), so full collections skip it and a forked
+  snapshot child does not copy the pages a collection would touch; young collections run
+  every ``YOUNG_THRESHOLD`` allocations. Both are undone on exit, for embedders that open
+  exchanges repeatedly in one process.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+YOUNG_THRESHOLD = 50_000
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Automatic collection off for the block (restored as it was), one collection after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            gc.collect()
+
+
+@contextmanager
+def tuned(young_threshold: int = YOUNG_THRESHOLD) -> Iterator[None]:
+    """Freeze what exists now and collect the young generation less often."""
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young_threshold, previous[1], previous[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
