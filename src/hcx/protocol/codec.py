@@ -26,12 +26,23 @@ def _no_constants(name: str) -> Any:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicated key {key!r}")
-        out[key] = value
+    # Built in C; only a frame that does repeat a key pays for finding which.
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicated key {key!r}")
+            seen.add(key)
     return out
+
+
+def _finite_float(text: str) -> float:
+    # ``1e400`` parses to infinity: refuse it like the ``Infinity`` constant.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _depth_ok(value: Any, depth: int = 0) -> bool:
@@ -44,6 +55,20 @@ def _depth_ok(value: Any, depth: int = 0) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return isinstance(value, str | int | bool) or value is None
+
+
+def _json_depth_ok(value: Any, depth: int = 0) -> bool:
+    """``_depth_ok`` for what ``json.loads`` built: keys are strings and leaves are plain
+    (floats are finite: ``_finite_float``), so only containers are visited, not every
+    value: a ``BulkOrders`` of 50 costs one loop per object."""
+    if depth >= MAX_DEPTH:
+        # Anything inside a container this deep would be deeper than allowed.
+        return depth == MAX_DEPTH and not value
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if (kind is dict or kind is list) and not _json_depth_ok(item, depth + 1):
+            return False
+    return True
 
 
 def _unicode_ok(value: Any) -> bool:
@@ -78,7 +103,10 @@ def decode(frame: str | bytes | dict[str, Any], subprotocol: str) -> dict[str, A
             if isinstance(frame, bytes):
                 frame = frame.decode("utf-8")
             message = json.loads(
-                frame, parse_constant=_no_constants, object_pairs_hook=_unique_keys
+                frame,
+                parse_constant=_no_constants,
+                parse_float=_finite_float,
+                object_pairs_hook=_unique_keys,
             )
     except (
         ValueError,
@@ -92,7 +120,7 @@ def decode(frame: str | bytes | dict[str, Any], subprotocol: str) -> dict[str, A
         raise ProtocolError("invalid_message", f"cannot decode frame: {exc!r}") from None
     if not isinstance(message, dict):
         raise ProtocolError("invalid_message", "a frame must hold one object")
-    if not _depth_ok(message):
+    if not (_json_depth_ok(message) if isinstance(frame, str) else _depth_ok(message)):
         raise ProtocolError("invalid_message", "keys must be strings and values plain data")
     # Only a JSON escape can produce a lone surrogate (frames arrive as valid UTF-8).
     if isinstance(frame, str) and "\\u" in frame and not _unicode_ok(message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -10,6 +11,8 @@ from hcx.protocol.errors import invalid_field
 
 MAX_INT = 2**63 - 1
 _MISSING = object()
+# Exactly the strings ``str(uuid.UUID(s)) == s`` accepts: 8-4-4-4-12 lower-case hex.
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def required(message: dict[str, Any], name: str) -> Any:
@@ -111,13 +114,13 @@ def request_id(message: dict[str, Any], name: str = "request_id") -> str:
     value = message.get(name)
     if not isinstance(value, str):
         raise invalid_field(name, "must be a UUID string")
+    if CANONICAL_UUID.fullmatch(value):
+        return value
     try:
-        canonical = str(uuid.UUID(value))
+        uuid.UUID(value)
     except ValueError:
         raise invalid_field(name, "must be a canonical UUID string") from None
-    if canonical != value:
-        raise invalid_field(name, "must be a canonical (lower-case, hyphenated) UUID string")
-    return value
+    raise invalid_field(name, "must be a canonical (lower-case, hyphenated) UUID string")
 
 
 def message_id(message: dict[str, Any]) -> Any:

@@ -65,6 +65,7 @@ _RENAME: dict[type, dict[str, str]] = {BookUpdate: {"book_seq": "seq", "seq": "j
 
 Plan = list[tuple[str, str, bool]]
 _PLANS: dict[type, Plan] = {}
+_CONVERTERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 _BOOK_SOURCE = {"type": "book"}
 
 
@@ -82,7 +83,34 @@ def _plan(cls: type) -> Plan:
     ]
 
 
+def _converter(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``cls``'s plan compiled into straight-line code: one attribute read and one test
+    per field, no loop and no per-field tuple unpacking (a ``BulkResult`` converts 50
+    results). ``plain_to_wire`` is the same plan interpreted, the reference it is tested
+    against."""
+    lines = ["def convert(obj):", f"    out = {{'type': {cls.TYPE!r}}}"]  # type: ignore[attr-defined]
+    for name, wire_name, is_decimal in _plan(cls):
+        lines.append(f"    value = obj.{name}")
+        value = "fmt(value)" if is_decimal else "value"
+        lines.append(f"    if value is not None: out[{wire_name!r}] = {value}")
+    if cls in _SPECIAL:
+        lines.append("    special(obj, out)")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {"fmt": format_decimal, "special": _SPECIAL.get(cls)}
+    # The source is built from attrs field names only, never from input.
+    exec("\n".join(lines), namespace)
+    convert: Callable[[Any], dict[str, Any]] = namespace["convert"]
+    return convert
+
+
 def to_wire(obj: Any) -> dict[str, Any]:
+    convert = _CONVERTERS.get(type(obj))
+    if convert is None:
+        convert = _CONVERTERS[type(obj)] = _converter(type(obj))
+    return convert(obj)
+
+
+def plain_to_wire(obj: Any) -> dict[str, Any]:
     cls = type(obj)
     plan = _PLANS.get(cls)
     if plan is None:

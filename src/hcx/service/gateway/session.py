@@ -228,18 +228,14 @@ class Session:
         self._order_rate(wallet, len(items))
         if self.gateway.stopping:
             raise ProtocolError("unavailable", "the exchange is shutting down")
-        results: list[Any] = [None] * len(items)
-        remaining = [0]
         header: dict[str, Any] = {"type": "BulkResult"}
         if msg_id is not None:
             header["id"] = msg_id
         wrapper_request = message.get("request_id")
         if isinstance(wrapper_request, str):
             header["request_id"] = wrapper_request
-
-        def finish() -> None:
-            self.send({**header, "results": results})
-
+        bulk = _Bulk(self, header, len(items))
+        results = bulk.results
         submissions = []
         for index, item in enumerate(items):
             try:
@@ -247,27 +243,21 @@ class Session:
                     raise invalid_field(
                         f"orders[{index}].type", "must be PlaceOrder, CancelOrder or ReplaceOrder"
                     )
-                parsed = parse_command(item)
+                request_id, ts, command = parse_command(item)
             except ProtocolError as exc:
                 wire = exc.to_wire(None, _request_id_of(item))
                 if exc.field is not None and not exc.field.startswith("orders["):
                     wire["field"] = f"orders[{index}].{exc.field}"
                 results[index] = wire
                 continue
-            remaining[0] += 1
             submissions.append(
-                Submission(
-                    wallet,
-                    parsed.request_id,
-                    parsed.ts,
-                    parsed.command,
-                    Answer(_bulk_slot(results, index, remaining, finish, parsed.request_id)),
-                )
+                Submission(wallet, request_id, ts, command, _BulkSlot(bulk, index, request_id))
             )
+        bulk.remaining = len(submissions)
         if submissions:
             await self.gateway.exchange.send(submissions)  # type: ignore[arg-type]
         else:
-            finish()
+            bulk.finish()
 
     # --- reads -------------------------------------------------------------------------
 
@@ -461,23 +451,44 @@ def _request_id_of(item: Any) -> str | None:
     return None
 
 
-def _bulk_slot(
-    results: list[Any],
-    index: int,
-    remaining: list[int],
-    finish: Callable[[], None],
-    request_id: str,
-) -> Callable[[Any], None]:
-    def fill(answer: Any) -> None:
-        if isinstance(answer, Reply):
-            results[index] = to_wire(answer.result)
-        elif isinstance(answer, Refusal):
-            results[index] = ProtocolError(answer.code, answer.message).to_wire(None, request_id)
-        remaining[0] -= 1
-        if remaining[0] == 0:
-            finish()
+class _Bulk:
+    """One ``BulkOrders`` message waiting for its items' answers: a single ``BulkResult``
+    goes out when the last one is in."""
 
-    return fill
+    __slots__ = ("header", "remaining", "results", "session")
+
+    def __init__(self, session: Session, header: dict[str, Any], count: int) -> None:
+        self.session = session
+        self.header = header
+        self.results: list[Any] = [None] * count
+        self.remaining = 0
+
+    def finish(self) -> None:
+        self.header["results"] = self.results
+        self.session.send(self.header)
+
+
+class _BulkSlot:
+    """The waiter of one item of a ``BulkOrders``: fills its place in the results."""
+
+    __slots__ = ("bulk", "index", "request_id")
+
+    def __init__(self, bulk: _Bulk, index: int, request_id: str) -> None:
+        self.bulk = bulk
+        self.index = index
+        self.request_id = request_id
+
+    def resolve(self, answer: Any) -> None:
+        bulk = self.bulk
+        if isinstance(answer, Reply):
+            bulk.results[self.index] = to_wire(answer.result)
+        elif isinstance(answer, Refusal):
+            bulk.results[self.index] = ProtocolError(answer.code, answer.message).to_wire(
+                None, self.request_id
+            )
+        bulk.remaining -= 1
+        if bulk.remaining == 0:
+            bulk.finish()
 
 
 def _closed_order(recent: Any, wallet: str, order_id: int) -> Any:
