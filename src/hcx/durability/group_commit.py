@@ -65,7 +65,7 @@ class GroupCommitWriter:
                         batch.extend(self.entries.receive_nowait())
                     except (trio.WouldBlock, trio.EndOfChannel):
                         break
-                rows = [row for row in (entry.row for entry in batch) if row is not None]
+                rows = [entry.row for entry in batch if entry.row is not None]
                 if rows:
                     await self._commit_rows(rows)
                 await self.committed.send(batch)

@@ -78,20 +78,23 @@ class QueryItem:
 
 @attrs.define(slots=True, eq=False)
 class JournalEntry:
+    """A sequenced command: its journal row ``(seq, ts, key, record, crc, chain)``,
+    built once by the sequencer, and who waits for its result."""
+
     seq: int
-    ts: int
-    key: int
-    record: bytes
-    crc: int
-    chain: bytes
+    row: tuple[int, int, int, bytes, int, bytes]
     wallet: str
     request_id: str
     output: Output
     waiters: list[Waiter]
 
     @property
-    def row(self) -> tuple[int, int, int, bytes, int, bytes]:
-        return self.seq, self.ts, self.key, self.record, self.crc, self.chain
+    def record(self) -> bytes:
+        return self.row[3]
+
+    @property
+    def chain(self) -> bytes:
+        return self.row[5]
 
 
 @attrs.define(slots=True, eq=False)

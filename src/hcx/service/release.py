@@ -15,7 +15,7 @@ from typing import Any
 import trio
 
 from hcx.service.entries import Entry, JournalEntry, Reply
-from hcx.service.sequencer import Sequencer, released
+from hcx.service.sequencer import Sequencer
 
 Publisher = Callable[[list[JournalEntry]], None]
 
@@ -38,10 +38,12 @@ class Releaser:
                 self.release(entries)
 
     def release(self, entries: list[Any]) -> None:
-        released(self.sequencer, entries)
+        in_flight = self.sequencer.in_flight
         journaled: list[JournalEntry] = []
         for entry in entries:
-            if isinstance(entry, JournalEntry):
+            if type(entry) is JournalEntry:
+                # Durable now: repeats read it back from the journal from here on.
+                in_flight.pop(entry.seq, None)
                 journaled.append(entry)
                 reply = Reply(entry.seq, entry.output.result)
                 for waiter in entry.waiters:

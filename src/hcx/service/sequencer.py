@@ -157,7 +157,7 @@ class Sequencer:
             elif entry.wallet == wallet and entry.request_id == request_id:
                 entry.waiters.append(item.waiter)
                 return
-        if (wallet, request_id) in self.poisoned:
+        if self.poisoned and (wallet, request_id) in self.poisoned:
             item.waiter.resolve(
                 Refusal("internal", "this request stopped the engine once and is refused")
             )
@@ -176,18 +176,8 @@ class Sequencer:
         self.next_seq = seq + 1
         record = encode_record(envelope, item.client_ts, output)
         self.chain = chain = chain_next(self.chain, record)
-        entry = JournalEntry(
-            seq,
-            now,
-            key,
-            record,
-            crc_of(record),
-            chain,
-            wallet,
-            request_id,
-            output,
-            [item.waiter],
-        )
+        row = (seq, now, key, record, crc_of(record), chain)
+        entry = JournalEntry(seq, row, wallet, request_id, output, [item.waiter])
         self.in_flight[seq] = entry
         self.window.add(key, seq, now)
         entries.append(entry)
@@ -218,11 +208,3 @@ class Sequencer:
         if record.wallet != wallet or record.request_id != request_id:
             return None
         return Reply(seq, decode_output_object(record.result))
-
-
-def released(sequencer: Sequencer, entries: list[Any]) -> None:
-    """Forget entries the release stage has delivered (they are durable now)."""
-    in_flight = sequencer.in_flight
-    for entry in entries:
-        if isinstance(entry, JournalEntry):
-            in_flight.pop(entry.seq, None)
