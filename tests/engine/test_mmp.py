@@ -15,10 +15,12 @@ import json
 import math
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from hcx.engine import Engine, Envelope
 from hcx.engine.commands import PlaceOrder, ReplaceOrder, SetIndexPrice
-from hcx.engine.greeks import YEAR_MS, delta
+from hcx.engine.greeks import YEAR_MS, _decimal_delta, _float_delta, delta
 from hcx.engine.matching import _delta
 from hcx.engine.mmp import UNTIL_RESET
 from hcx.engine.numbers import SCALE
@@ -31,6 +33,7 @@ from .helpers import (
     Harness,
     check_invariants,
     events_of,
+    examples,
     fills_of,
     order_result,
     state_without_clock,
@@ -395,6 +398,41 @@ def test_decimal_delta_matches_float_black_scholes(
     got = delta(option, D(spot), D(strike), D(vol), time_ms)
     want = float_delta(option, float(spot), float(strike), float(vol), time_ms / YEAR_MS)
     assert abs(got / SCALE - want) <= 1e-6, (got, want)
+
+
+@settings(max_examples=examples(2_000), deadline=None)
+@given(
+    call=st.booleans(),
+    spot=st.integers(1, 10**16),
+    strike=st.integers(1, 10**16),
+    vol=st.integers(1, 10**8),
+    time_ms=st.integers(1, 10**13),
+)
+@example(call=True, spot=3_100_000_000, strike=3_000_000_000, vol=800_000, time_ms=2_592_000_000)
+@example(call=False, spot=10**16, strike=1, vol=10**8, time_ms=10**13)
+@example(call=True, spot=1, strike=10**16, vol=1, time_ms=1)
+@example(call=True, spot=3_000_000_000, strike=3_000_000_000, vol=1, time_ms=1)
+def test_float_delta_answers_only_what_the_decimal_definition_gives(
+    call: bool, spot: int, strike: int, vol: int, time_ms: int
+) -> None:
+    """The float shortcut may decline (None), never differ: replay depends on it."""
+    fast = _float_delta(call, spot, strike, vol, time_ms)
+    exact = _decimal_delta(call, spot, strike, vol, time_ms)
+    assert fast is None or fast == exact
+    assert delta("call" if call else "put", spot, strike, vol, time_ms) == exact
+
+
+def test_float_delta_declines_next_to_a_rounding_boundary() -> None:
+    """Found by search: this call's scaled delta is 601_665.50000004..., 4e-8 above a
+    rounding boundary, closer than the float evaluation can vouch for; the decimal
+    definition decides (up)."""
+    args = (True, 3_100_014_128, 3_000_000_000, 800_000, 2_592_474_734)
+    assert _float_delta(*args) is None
+    assert _decimal_delta(*args) == 601_666
+    assert delta("call", *args[1:]) == 601_666
+    # Eight minutes nearer expiry the value is clear of any boundary: floats answer.
+    clear = (True, 3_100_014_128, 3_000_000_000, 800_000, 2_592_000_000)
+    assert _float_delta(*clear) == _decimal_delta(*clear) == 601_667
 
 
 def test_delta_at_expiry_or_without_vol_is_intrinsic() -> None:

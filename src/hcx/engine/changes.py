@@ -27,7 +27,8 @@ class Changes:
         self.ts = ts
         self.events: list[Event] = []
         self.orders: dict[int, Order] = {}
-        self.levels: dict[str, dict[tuple[str, int], None]] = {}
+        # (symbol, side, price): one flat dict, as most commands touch a single level.
+        self.levels: dict[tuple[str, str, int], None] = {}
         # Keyed by the exposure itself (one per wallet and instrument, hashed by identity;
         # the order of iteration is that of insertion, as for every dict here).
         self.exposures: dict[Exposure, tuple[Wallet, Exposure, Instrument]] = {}
@@ -35,26 +36,16 @@ class Changes:
         self.wallets: dict[str, Wallet] = {}
 
     def start(self, seq: int, ts: int) -> None:
-        """Forget the previous command (whose events list now belongs to its output)."""
+        """Begin a command. ``finish`` left everything empty; only a command that raised
+        can have left something behind."""
         self.seq = seq
         self.ts = ts
-        self.events = []
-        if self.orders:
-            self.orders.clear()
-        if self.levels:
-            self.levels.clear()
-        if self.exposures:
-            self.exposures.clear()
-        if self.positions:
-            self.positions.clear()
-        if self.wallets:
-            self.wallets.clear()
+        if self.events:
+            self.events = []
+            self._forget()
 
     def touch_level(self, symbol: str, side: str, price: int) -> None:
-        levels = self.levels.get(symbol)
-        if levels is None:
-            levels = self.levels[symbol] = {}
-        levels[(side, price)] = None
+        self.levels[(symbol, side, price)] = None
 
     def touch_exposure(self, wallet: Wallet, exposure: Exposure, inst: Instrument) -> None:
         if exposure not in self.exposures:
@@ -65,13 +56,52 @@ class Changes:
         self.wallets[wallet.name] = wallet
 
     def finish(self, state: EngineState) -> list[Event]:
+        """The command's events, complete; ``Changes`` is left empty for the next one.
+
+        The events list is handed over rather than kept: holding it would make the next
+        command pay for freeing these events once the consumer drops the output."""
+        events = self.events
+        self.events = []
         seq = self.seq
+        # Empty containers are skipped: most commands touch one order, one level and one
+        # exposure, and no position.
+        if self.exposures:
+            self._reprice(state)
+        if self.orders:
+            ts = self.ts
+            for order in self.orders.values():
+                events.append(order_update(order, ts, seq))
+        if self.levels:
+            events.extend(_book_updates(state, self.levels, seq))
+        if self.positions:
+            for wallet, exposure, inst in self.positions.values():
+                events.append(
+                    Position(
+                        wallet.name,
+                        inst.symbol,
+                        exposure.size,
+                        exposure.entry_price(inst.multiplier),
+                        exposure.realized_pnl,
+                        seq,
+                    )
+                )
+        if self.wallets:
+            for wallet in self.wallets.values():
+                reserved = wallet.reserved
+                events.append(
+                    Balance(wallet.name, wallet.total, wallet.total - reserved, reserved, seq)
+                )
+        self._forget()
+        return events
+
+    def _reprice(self, state: EngineState) -> None:
+        """Recompute the collateral of every touched exposure; a wallet whose reserve
+        moved gets a balance update."""
         wallets = self.wallets
         margins = state.margin_cache
         for wallet, exposure, inst in self.exposures.values():
-            margin = margins.get(inst.symbol)
-            if margin is None:
-                margin = state.margin_per_contract(inst)
+            symbol = inst.symbol
+            margin = margins[symbol] if symbol in margins else state.margin_per_contract(inst)
             required = requirement(
                 exposure.size,
                 exposure.cash_basis,
@@ -83,42 +113,62 @@ class Changes:
                 wallet.reserved += required - exposure.required
                 exposure.required = required
                 wallets[wallet.name] = wallet
-        events = self.events
-        ts = self.ts
-        for order in self.orders.values():
-            events.append(order_update(order, ts, seq))
-        for symbol, keys in self.levels.items():
-            book = state.books[symbol]
-            bids: list[Level] = []
-            asks: list[Level] = []
-            bid_sizes, ask_sizes = book.bids.sizes, book.asks.sizes
-            for side, price in sorted(keys) if len(keys) > 1 else keys:
-                if side == "buy":
-                    bids.append((price, bid_sizes.get(price, 0)))
-                else:
-                    asks.append((price, ask_sizes.get(price, 0)))
-            bids.reverse()
-            book_seq = state.book_seqs[symbol] + 1
-            state.book_seqs[symbol] = book_seq
-            events.append(BookUpdate(symbol, book_seq, bids, asks, seq))
-        for wallet, exposure, inst in self.positions.values():
-            events.append(
-                Position(
-                    wallet.name,
-                    inst.symbol,
-                    exposure.size,
-                    exposure.entry_price(inst.multiplier),
-                    exposure.realized_pnl,
-                    seq,
-                )
-            )
-        for wallet in wallets.values():
-            events.append(
-                Balance(
-                    wallet.name, wallet.total, wallet.total - wallet.reserved, wallet.reserved, seq
-                )
-            )
-        return events
+
+    def _forget(self) -> None:
+        if self.orders:
+            self.orders.clear()
+        if self.levels:
+            self.levels.clear()
+        if self.exposures:
+            self.exposures.clear()
+        if self.positions:
+            self.positions.clear()
+        if self.wallets:
+            self.wallets.clear()
+
+
+def _book_updates(
+    state: EngineState, levels: dict[tuple[str, str, int], None], seq: int
+) -> list[BookUpdate]:
+    """One update per touched book (in the order first touched) with its touched levels
+    at their final sizes, bids and asks best first."""
+    if len(levels) == 1:
+        for symbol, side, price in levels:
+            book_side = state.books[symbol].bids if side == "buy" else state.books[symbol].asks
+            level = [(price, book_side.sizes.get(price, 0))]
+            if side == "buy":
+                return [_book_update(state, symbol, level, [], seq)]
+            return [_book_update(state, symbol, [], level, seq)]
+    by_symbol: dict[str, list[tuple[str, int]]] = {}
+    for symbol, side, price in levels:
+        keys = by_symbol.get(symbol)
+        if keys is None:
+            by_symbol[symbol] = [(side, price)]
+        else:
+            keys.append((side, price))
+    updates = []
+    for symbol, keys in by_symbol.items():
+        book = state.books[symbol]
+        bids: list[Level] = []
+        asks: list[Level] = []
+        bid_sizes, ask_sizes = book.bids.sizes, book.asks.sizes
+        for side, price in sorted(keys):
+            if side == "buy":
+                bids.append((price, bid_sizes.get(price, 0)))
+            else:
+                asks.append((price, ask_sizes.get(price, 0)))
+        bids.reverse()
+        updates.append(_book_update(state, symbol, bids, asks, seq))
+    return updates
+
+
+def _book_update(
+    state: EngineState, symbol: str, bids: list[Level], asks: list[Level], seq: int
+) -> BookUpdate:
+    book_seqs = state.book_seqs
+    book_seq = book_seqs[symbol] + 1
+    book_seqs[symbol] = book_seq
+    return BookUpdate(symbol, book_seq, bids, asks, seq)
 
 
 def order_update(order: Order, ts: int, seq: int) -> OrderUpdate:
