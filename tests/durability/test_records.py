@@ -9,7 +9,7 @@ import cbor2
 import pytest
 
 from hcx.durability.errors import JournalCorrupt
-from hcx.durability.journal import Journal
+from hcx.durability.journal import Journal, Row
 from hcx.durability.records import (
     FORMAT_VERSION,
     GENESIS_CHAIN,
@@ -156,36 +156,59 @@ def test_a_flat_record_cut_short_or_padded_is_refused() -> None:
             decode_record(bytes([FORMAT_VERSION]) + cbor2.dumps(broken))
 
 
-def test_a_journal_written_in_the_nested_format_still_replays(tmp_path: Path) -> None:
-    """Journals written before format 2 are verified by re-encoding in their own
-    format; a flipped byte there is still named by its seq."""
+def _journal_of(path: str, version: int) -> tuple[Journal, list[Row], Engine]:
+    """A journal of the test market's commands, records in format ``version``."""
     engine = Engine()
     commands = [(w, r, c) for w, r, _, c in listing()]
     commands += [("alice", "o1", order("sell", "100")), ("bob", "o2", order("buy", "101", "2"))]
-    rows = []
+    rows: list[Row] = []
     chain = GENESIS_CHAIN
     for seq, (wallet, request_id, command) in enumerate(commands, start=1):
         envelope = Envelope(seq, 1_000 + seq, wallet, request_id, command)  # type: ignore[arg-type]
-        blob = encode_record_as(NESTED_FORMAT, envelope, 999, engine.apply(envelope))
+        blob = encode_record_as(version, envelope, 999, engine.apply(envelope))
         chain = chain_next(chain, blob)
         rows.append((seq, envelope.ts_ms, seq, blob, crc_of(blob), chain))
-    path = str(tmp_path / "old.db")
     journal = Journal(path)
     journal.append(rows)
+    return journal, rows, engine
+
+
+def _rewrite(journal: Journal, rows: list[Row], seq: int, blob: bytes) -> None:
+    """Replace record ``seq`` with ``blob``, its CRC and every later chain value made
+    consistent: only replaying the command can tell."""
+    chain = rows[seq - 2][5] if seq > 1 else GENESIS_CHAIN
+    for row in rows[seq - 1 :]:
+        record = blob if row[0] == seq else row[3]
+        chain = chain_next(chain, record)
+        journal.connection.execute(
+            "UPDATE journal SET record = ?, crc = ?, chain = ? WHERE seq = ?",
+            (record, crc_of(record), chain, row[0]),
+        )
+
+
+@pytest.mark.parametrize("version", [FORMAT_VERSION, NESTED_FORMAT])
+def test_replay_verifies_records_in_either_format(tmp_path: Path, version: int) -> None:
+    """Journals written before format 2 replay too, each record checked in its own
+    format; a record whose outputs were changed (CRC and chain made to match) is named
+    by its seq."""
+    journal, rows, engine = _journal_of(str(tmp_path / "j.db"), version)
     recovered = recover(journal, None, EngineConfig())
-    assert (recovered.replayed, recovered.chain) == (len(rows), chain)
+    assert (recovered.replayed, recovered.chain) == (len(rows), rows[-1][5])
     assert recovered.engine.digest() == engine.digest()
 
-    # The same journal with one byte of the last record's events changed.
-    seq, _ts, _key, blob, _, _ = rows[-1]
-    tampered = bytearray(blob)
-    tampered[-2] ^= 0x01
-    bad_chain = chain_next(rows[-2][5], bytes(tampered))
-    journal.connection.execute(
-        "UPDATE journal SET record = ?, crc = ?, chain = ? WHERE seq = ?",
-        (bytes(tampered), crc_of(bytes(tampered)), bad_chain, seq),
-    )
-    with pytest.raises(JournalCorrupt) as refused:
+    seq = len(rows)  # the crossing order: trade, fills, positions, balances
+    body = cbor2.loads(rows[-1][3][1:])
+    text = cbor2.dumps(body)
+    # The last balance update's total, one micro-unit more.
+    if version == FORMAT_VERSION:
+        at = max(i for i, value in enumerate(body) if value == "Balance")
+        body[at + 2] += 1
+    else:
+        [*_, balance] = (event for event in body[7] if event[0] == "Balance")
+        balance[2] += 1
+    assert cbor2.dumps(body) != text
+    _rewrite(journal, rows, seq, bytes([version]) + cbor2.dumps(body))
+    with pytest.raises(JournalCorrupt, match="diverged") as refused:
         recover(journal, None, EngineConfig())
     assert refused.value.seq == seq
     journal.close()

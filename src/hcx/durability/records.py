@@ -215,12 +215,20 @@ def decode_record(blob: bytes) -> Record:
     return Record(seq, ts, wallet, request_id, client_ts, items[0], items[1], items[2:])
 
 
-def decode_head(blob: bytes) -> tuple[Envelope, int]:
-    """Only the envelope and ``client_ts`` of a record: what replay re-applies (it
-    checks the rest by re-encoding, so it need not cut the outputs apart)."""
+@attrs.define(slots=True)
+class Stored:
+    """What replay needs of a record: the envelope to re-apply, ``client_ts`` to
+    re-encode with, and (format 2) the decoded outputs, ``[TYPE, *fields, ...]`` flat."""
+
+    envelope: Envelope
+    client_ts: int
+    outputs: list[Any] | None
+
+
+def decode_for_replay(blob: bytes) -> Stored:
     if blob[:1] != _FLAT_BYTE:
         record = decode_record(blob)
-        return record.envelope(), record.client_ts
+        return Stored(record.envelope(), record.client_ts, None)
     body = cbor2.loads(blob[1:])
     if not isinstance(body, list) or len(body) < 7:
         raise ValueError("record body is too short")
@@ -228,8 +236,43 @@ def decode_head(blob: bytes) -> tuple[Envelope, int]:
     cls = COMMAND_TYPES.get(tag) if isinstance(tag, str) else None
     if cls is None:
         raise ValueError(f"unknown command type {tag!r}")
-    fields = body[6 : 6 + _ARITY[tag]]
-    return Envelope(seq, ts, wallet, request_id, cls(*fields)), client_ts
+    end = 6 + _ARITY[tag]
+    envelope = Envelope(seq, ts, wallet, request_id, cls(*body[6:end]))
+    return Stored(envelope, client_ts, body[end:])
+
+
+def reproduces(blob: bytes, stored: Stored, output: Output) -> bool:
+    """Whether a re-applied command gave exactly what its record holds.
+
+    Equal decoded values settle it without encoding (CBOR's bytes are a function of the
+    values; the one slack is that Python counts ``True == 1``, a difference no engine
+    decision can hinge on), which replay needs: encoding costs as much as applying.
+    Anything else is settled by re-encoding in the record's own format and comparing
+    bytes, so a value that merely decodes differently (a tuple comes back a list) is
+    never taken for a divergence."""
+    if stored.outputs is not None and stored.outputs == _comparable(output):
+        return True
+    return encode_record_as(blob[0], stored.envelope, stored.client_ts, output) == blob
+
+
+def _comparable(output: Output) -> list[Any]:
+    """The flat outputs as ``cbor2.loads`` gives them back: book levels as lists."""
+    tuples = _FIELD_TUPLES
+    result = output.result
+    flat = list((tuples.get(type(result)) or _field_tuple_of(type(result)))(result))
+    for event in output.events:
+        if type(event) is BookUpdate:
+            flat += (
+                "BookUpdate",
+                event.symbol,
+                event.book_seq,
+                [list(level) for level in event.bids],
+                [list(level) for level in event.asks],
+                event.seq,
+            )
+        else:
+            flat += (tuples.get(type(event)) or _field_tuple_of(type(event)))(event)
+    return flat
 
 
 def _cut(body: list[Any], start: int) -> list[list[Any]]:

@@ -23,8 +23,8 @@ from hcx.durability.records import (
     GENESIS_CHAIN,
     chain_next,
     crc_of,
-    decode_head,
-    encode_record_as,
+    decode_for_replay,
+    reproduces,
 )
 from hcx.durability.snapshots import digests_by_seq, load_latest
 from hcx.engine import Engine, EngineConfig
@@ -118,13 +118,13 @@ def _replay_tail(
         if chain != stored_chain:
             raise JournalCorrupt(seq, "hash chain broken (record edited or reordered)")
         try:
-            envelope, client_ts = decode_head(blob)
+            stored = decode_for_replay(blob)
         except (ValueError, TypeError, cbor2.CBORDecodeError) as exc:
             raise JournalCorrupt(seq, f"undecodable: {exc}") from exc
-        if envelope.seq != seq or envelope.ts_ms != ts:
+        if stored.envelope.seq != seq or stored.envelope.ts_ms != ts:
             raise JournalCorrupt(seq, "record disagrees with its row")
-        output = engine.apply(envelope)
-        if encode_record_as(blob[0], envelope, client_ts, output) != blob:
+        output = engine.apply(stored.envelope)
+        if not reproduces(blob, stored, output):
             raise JournalCorrupt(seq, "replay diverged from the recorded result or events")
         digest = expected_digests.get(seq)
         if digest is not None and engine.digest() != digest:
