@@ -51,3 +51,22 @@ def test_bytes_per_key_stay_at_most_64() -> None:
         window.add(request_key("w", str(n)), n + 1, ts_ms=n // 10)
     assert len(window) == count
     assert window.nbytes() / count <= 64
+
+
+def test_rebuilding_in_bulk_remembers_what_adding_one_by_one_does() -> None:
+    """The start-up rebuild (``add_all``) inlines ``add``: same generations, same tables."""
+    rows = [(n + 1, n * 4, request_key("w", str(n))) for n in range(20_000)]
+    rows.append((20_001, 19_999 * 4, rows[5][2]))  # a repeated key hash
+    one_by_one = IdempotencyWindow(window_ms=60_000)
+    for seq, ts, key in rows:
+        one_by_one.add(key, seq, ts)
+    bulk = IdempotencyWindow(window_ms=60_000)
+    bulk.add_all(iter(rows))
+    assert len(bulk._generations) == len(one_by_one._generations) > 1
+    for (start_a, a), (start_b, b) in zip(bulk._generations, one_by_one._generations, strict=True):
+        assert (start_a, a.count, a.keys, a.seqs) == (start_b, b.count, b.keys, b.seqs)
+    assert bulk.candidates(rows[5][2]) == [20_001, 6]
+    # And it goes on from there like the other.
+    bulk.add(request_key("w", "later"), 20_002, 20_000 * 4)
+    one_by_one.add(request_key("w", "later"), 20_002, 20_000 * 4)
+    assert len(bulk) == len(one_by_one) == 20_002

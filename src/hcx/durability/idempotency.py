@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from collections.abc import Iterable
 
 _MIN_SLOTS = 1 << 12
 
@@ -91,6 +92,28 @@ class IdempotencyWindow:
         if not generations or ts_ms >= generations[-1][0] + self.span_ms:
             self._rotate(ts_ms)
         generations[-1][1].insert(key, seq)
+
+    def add_all(self, rows: Iterable[tuple[int, int, int]]) -> None:
+        """``add`` for every ``(seq, ts, key)``, in ts order: the rebuild at start, where
+        the window can hold millions of keys, so the probe is inlined."""
+        generations = self._generations
+        span = self.span_ms
+        end = generations[-1][0] + span if generations else None
+        table = generations[-1][1] if generations else None
+        for seq, ts, key in rows:
+            if table is None or end is None or ts >= end:
+                self._rotate(ts)
+                end = generations[-1][0] + span
+                table = generations[-1][1]
+            if (table.count + 1) * 2 > table.mask + 1:
+                table._grow()
+            keys, mask = table.keys, table.mask
+            slot = key & mask
+            while keys[slot]:
+                slot = (slot + 1) & mask
+            keys[slot] = key
+            table.seqs[slot] = seq
+            table.count += 1
 
     def candidates(self, key: int) -> list[int]:
         """Seqs of remembered requests whose key hash equals ``key``, newest first."""

@@ -156,11 +156,10 @@ class Journal:
         first = self.first_seq_from(ts_ms)
         if first is None:
             return
-        cursor: Any = self.connection.execute(
+        # The columns are INTEGER: SQLite hands back ints, so the rows go out as read.
+        yield from self.connection.execute(
             "SELECT seq, ts, key FROM journal WHERE seq >= ? ORDER BY seq", (first,)
         )
-        for seq, ts, key in cursor:
-            yield int(seq), int(ts), int(key)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return list(self.connection.execute(sql, params))

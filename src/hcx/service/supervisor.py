@@ -90,8 +90,7 @@ class Exchange:
 def _rebuild_window(journal: Journal, config: ServiceConfig, now_ms: int) -> IdempotencyWindow:
     window = IdempotencyWindow(config.recv_window_ms, config.future_ms)
     since = now_ms - config.recv_window_ms - config.future_ms - window.span_ms
-    for seq, ts, key in journal.keys_since(since):
-        window.add(key, seq, ts)
+    window.add_all(journal.keys_since(since))
     return window
 
 
