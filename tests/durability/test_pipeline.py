@@ -293,3 +293,31 @@ async def test_journal_time_never_goes_backwards_across_a_restart(tmp_path: Path
         second = await exchange.submit("alice", "t2", early.now_ms(), order("buy", "90"))
     assert isinstance(first, Reply) and isinstance(second, Reply)
     assert second.result.ts >= first.result.ts  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("late_ms", [0, 1])
+async def test_a_repeat_is_remembered_after_a_restart_for_as_long_as_it_can_pass(
+    tmp_path: Path, late_ms: int
+) -> None:
+    """The window rebuilt at start holds every record a repeat could still reach: one
+    sent with the latest ``ts`` allowed (sequencing time + future) passes the stale check
+    until sequencing time + window + future, and up to then it gets the stored result;
+    a millisecond later it is refused ``stale_request``. Never executed twice."""
+    path = str(tmp_path / "j.db")
+    config = ServiceConfig(db=path, recv_window_ms=60_000, future_ms=1_000)
+    clock = SimClock(now_ms())
+    async with open_exchange(config, clock=clock) as exchange:
+        await _setup(exchange)
+        sequenced_at = clock.now_ms()
+        client_ts = sequenced_at + config.future_ms
+        first = await exchange.submit("alice", "edge", client_ts, order("buy", "90"))
+        assert isinstance(first, Reply) and first.result.status == "open"
+    clock.set(sequenced_at + config.recv_window_ms + config.future_ms + late_ms)
+    async with open_exchange(config, clock=clock) as exchange:
+        again = await exchange.submit("alice", "edge", client_ts, order("buy", "90"))
+        if late_ms:
+            assert isinstance(again, Refusal) and again.code == "stale_request"
+        else:
+            assert again == first
+        open_orders = await exchange.query(lambda engine: engine.open_orders("alice"))
+        assert len(open_orders) == 1

@@ -89,7 +89,10 @@ class Exchange:
 
 def _rebuild_window(journal: Journal, config: ServiceConfig, now_ms: int) -> IdempotencyWindow:
     window = IdempotencyWindow(config.recv_window_ms, config.future_ms)
-    since = now_ms - config.recv_window_ms - config.future_ms - window.span_ms
+    # A request sequenced at ts carried a client ts of at most ts + future; a repeat of
+    # it passes the stale check only while that client ts is within the window, so only
+    # records from now - window - future on can ever be repeated.
+    since = now_ms - config.recv_window_ms - config.future_ms
     window.add_all(journal.keys_since(since))
     return window
 
