@@ -212,3 +212,12 @@ def test_replay_verifies_records_in_either_format(tmp_path: Path, version: int) 
         recover(journal, None, EngineConfig())
     assert refused.value.seq == seq
     journal.close()
+
+
+def test_a_row_whose_record_is_not_a_blob_is_named(tmp_path: Path) -> None:
+    journal, _, _ = _journal_of(str(tmp_path / "j.db"), FORMAT_VERSION)
+    journal.connection.execute("UPDATE journal SET record = 'text' WHERE seq = 3")
+    with pytest.raises(JournalCorrupt, match="not a blob") as refused:
+        recover(journal, None, EngineConfig())
+    assert refused.value.seq == 3
+    journal.close()

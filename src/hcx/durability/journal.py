@@ -124,8 +124,10 @@ class Journal:
             )
             if not rows:
                 return
-            for row in rows:
-                yield _row(row)
+            # As SQLite hands them back (ints and bytes): converting each field cost
+            # replay a sixth of its non-engine time. A row of other types is garbage
+            # that replay reports as such.
+            yield from rows
             cursor_seq = int(rows[-1][0])
 
     def first_seq_from(self, ts_ms: int) -> int | None:

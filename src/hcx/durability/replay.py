@@ -112,6 +112,8 @@ def _replay_tail(
     for seq, ts, _key, blob, crc, stored_chain in journal.scan(snapshot_seq):
         if seq != expected_seq:
             raise JournalCorrupt(expected_seq, f"missing (next record is {seq})")
+        if type(blob) is not bytes or type(stored_chain) is not bytes:
+            raise JournalCorrupt(seq, "row holds no record (not a blob)")
         if crc_of(blob) != crc:
             raise JournalCorrupt(seq, "CRC mismatch")
         chain = chain_next(chain, blob)
