@@ -13,7 +13,6 @@ from collections.abc import Collection, Iterable
 from typing import Any, TypeVar
 
 from hcx.engine import Engine, EngineConfig, Envelope, Output
-from hcx.engine.accounts import buy_reservation
 from hcx.engine.commands import (
     AcceptQuote,
     CancelAll,
@@ -31,7 +30,7 @@ from hcx.engine.commands import (
     Side,
 )
 from hcx.engine.instruments import expected_symbol
-from hcx.engine.numbers import parse_decimal
+from hcx.engine.numbers import fee_for, parse_decimal
 from hcx.engine.outputs import Balance, Event, OrderResult
 
 # 2030-01-01T00:00:00Z and 2026-01-01T00:00:00Z: far apart, so nothing expires by accident.
@@ -299,8 +298,8 @@ def check_invariants(
             mine = [o for o in wallet.open_orders.values() if o.symbol == symbol]
             for o in mine:
                 if o.side == "buy":
-                    expect = buy_reservation(inst.premium(o.price, o.remaining), fee_bps)
-                    assert o.reserved == expect
+                    premium = inst.premium(o.price, o.remaining)
+                    assert o.reserved == premium + fee_for(premium, fee_bps)
             assert exposure.buy_reserved == sum(o.reserved for o in mine if o.side == "buy")
             assert exposure.open_sell_size == sum(o.remaining for o in mine if o.side == "sell")
             if margins_current:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import attrs
 
 from hcx.engine.book import Order
+from hcx.engine.instruments import Instrument
 from hcx.engine.numbers import SCALE, fee_for
-from hcx.engine.risk import margin_for
 
 
 @attrs.define(slots=True, eq=False)
@@ -64,7 +64,9 @@ def requirement(
         # Flat or long: margin on the resting sells the long does not cover.
         at_risk = open_sell_size - size
     if at_risk > 0:
-        held += margin_for(at_risk, margin_per_contract)
+        # Margin on ``at_risk`` (scaled) contracts, rounded up: ceil_div inlined, as this
+        # runs at least twice for every order.
+        held -= -margin_per_contract * at_risk // SCALE
     return held
 
 
@@ -89,9 +91,12 @@ class Wallet:
         return exposure
 
 
-def buy_reservation(premium: int, fee_bps: int) -> int:
-    """What a resting buy holds: its premium at the limit plus the worst fee on it."""
-    return premium + fee_for(premium, fee_bps)
+def buy_hold(inst: Instrument, price: int, size: int) -> int:
+    """What a resting buy of ``size`` at ``price`` holds: its premium at the limit plus the
+    worst fee on it (maker or taker: it may take when it arrives, make when it rests)."""
+    premium = inst.premium(price, size)
+    maker, taker = inst.maker_fee_bps, inst.taker_fee_bps
+    return premium + fee_for(premium, maker if maker > taker else taker)
 
 
 def apply_fill(

@@ -81,10 +81,12 @@ class BookSide:
         price = order.price
         level = self.levels.get(price)
         if level is None:
-            level = self.levels[price] = OrderedDict()
+            self.levels[price] = OrderedDict(((order.order_id, order),))
+            self.sizes[price] = order.remaining
             insort(self.prices, price)
-        level[order.order_id] = order
-        self.sizes[price] = self.sizes.get(price, 0) + order.remaining
+        else:
+            level[order.order_id] = order
+            self.sizes[price] += order.remaining
 
     def remove(self, order: Order) -> None:
         """Take ``order`` out with its current ``remaining``."""

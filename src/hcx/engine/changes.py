@@ -20,9 +20,20 @@ class Changes:
     """What the command in progress touched. The engine keeps one and ``start``s it for
     each command rather than building six containers per command only to drop them."""
 
-    __slots__ = ("events", "exposures", "levels", "orders", "positions", "seq", "ts", "wallets")
+    __slots__ = (
+        "events",
+        "exposures",
+        "levels",
+        "open",
+        "orders",
+        "positions",
+        "seq",
+        "ts",
+        "wallets",
+    )
 
     def __init__(self, seq: int = 0, ts: int = 0) -> None:
+        self.open = False  # between ``start`` and ``finish``
         self.seq = seq
         self.ts = ts
         self.events: list[Event] = []
@@ -37,12 +48,12 @@ class Changes:
 
     def start(self, seq: int, ts: int) -> None:
         """Begin a command. ``finish`` left everything empty; only a command that raised
-        can have left something behind."""
+        (and never finished) can have left something behind."""
+        if self.open:
+            self._forget()
+        self.open = True
         self.seq = seq
         self.ts = ts
-        if self.events:
-            self.events = []
-            self._forget()
 
     def touch_level(self, symbol: str, side: str, price: int) -> None:
         self.levels[(symbol, side, price)] = None
@@ -62,19 +73,25 @@ class Changes:
         command pay for freeing these events once the consumer drops the output."""
         events = self.events
         self.events = []
+        self.open = False
         seq = self.seq
-        # Empty containers are skipped: most commands touch one order, one level and one
-        # exposure, and no position.
+        # Each container is emptied as it is consumed, and an empty one is skipped: most
+        # commands touch one order, one level and one exposure, and no position.
         if self.exposures:
             self._reprice(state)
-        if self.orders:
+            self.exposures.clear()
+        orders = self.orders
+        if orders:
             ts = self.ts
-            for order in self.orders.values():
+            for order in orders.values():
                 events.append(order_update(order, ts, seq))
+            orders.clear()
         if self.levels:
-            events.extend(_book_updates(state, self.levels, seq))
-        if self.positions:
-            for wallet, exposure, inst in self.positions.values():
+            _append_book_updates(events, state, self.levels, seq)
+            self.levels.clear()
+        positions = self.positions
+        if positions:
+            for wallet, exposure, inst in positions.values():
                 events.append(
                     Position(
                         wallet.name,
@@ -85,13 +102,15 @@ class Changes:
                         seq,
                     )
                 )
-        if self.wallets:
-            for wallet in self.wallets.values():
+            positions.clear()
+        wallets = self.wallets
+        if wallets:
+            for wallet in wallets.values():
                 reserved = wallet.reserved
                 events.append(
                     Balance(wallet.name, wallet.total, wallet.total - reserved, reserved, seq)
                 )
-        self._forget()
+            wallets.clear()
         return events
 
     def _reprice(self, state: EngineState) -> None:
@@ -115,30 +134,33 @@ class Changes:
                 wallets[wallet.name] = wallet
 
     def _forget(self) -> None:
-        if self.orders:
-            self.orders.clear()
-        if self.levels:
-            self.levels.clear()
-        if self.exposures:
-            self.exposures.clear()
-        if self.positions:
-            self.positions.clear()
-        if self.wallets:
-            self.wallets.clear()
+        self.events = []
+        self.orders.clear()
+        self.levels.clear()
+        self.exposures.clear()
+        self.positions.clear()
+        self.wallets.clear()
 
 
-def _book_updates(
-    state: EngineState, levels: dict[tuple[str, str, int], None], seq: int
-) -> list[BookUpdate]:
+def _append_book_updates(
+    events: list[Event], state: EngineState, levels: dict[tuple[str, str, int], None], seq: int
+) -> None:
     """One update per touched book (in the order first touched) with its touched levels
     at their final sizes, bids and asks best first."""
+    book_seqs = state.book_seqs
     if len(levels) == 1:
         for symbol, side, price in levels:
-            book_side = state.books[symbol].bids if side == "buy" else state.books[symbol].asks
-            level = [(price, book_side.sizes.get(price, 0))]
+            book = state.books[symbol]
+            book_seq = book_seqs[symbol] + 1
+            book_seqs[symbol] = book_seq
+            level: list[Level] = [
+                (price, (book.bids if side == "buy" else book.asks).sizes.get(price, 0))
+            ]
             if side == "buy":
-                return [_book_update(state, symbol, level, [], seq)]
-            return [_book_update(state, symbol, [], level, seq)]
+                events.append(BookUpdate(symbol, book_seq, level, [], seq))
+            else:
+                events.append(BookUpdate(symbol, book_seq, [], level, seq))
+        return
     by_symbol: dict[str, list[tuple[str, int]]] = {}
     for symbol, side, price in levels:
         keys = by_symbol.get(symbol)
@@ -146,7 +168,6 @@ def _book_updates(
             by_symbol[symbol] = [(side, price)]
         else:
             keys.append((side, price))
-    updates = []
     for symbol, keys in by_symbol.items():
         book = state.books[symbol]
         bids: list[Level] = []
@@ -158,17 +179,9 @@ def _book_updates(
             else:
                 asks.append((price, ask_sizes.get(price, 0)))
         bids.reverse()
-        updates.append(_book_update(state, symbol, bids, asks, seq))
-    return updates
-
-
-def _book_update(
-    state: EngineState, symbol: str, bids: list[Level], asks: list[Level], seq: int
-) -> BookUpdate:
-    book_seqs = state.book_seqs
-    book_seq = book_seqs[symbol] + 1
-    book_seqs[symbol] = book_seq
-    return BookUpdate(symbol, book_seq, bids, asks, seq)
+        book_seq = book_seqs[symbol] + 1
+        book_seqs[symbol] = book_seq
+        events.append(BookUpdate(symbol, book_seq, bids, asks, seq))
 
 
 def order_update(order: Order, ts: int, seq: int) -> OrderUpdate:

@@ -76,21 +76,23 @@ class Engine:
     # --- the state machine ---------------------------------------------------------
 
     def apply(self, envelope: Envelope) -> Output:
-        if envelope.seq <= self.last_seq:
-            raise EngineMisuse(f"seq {envelope.seq} after {self.last_seq}")
-        handler = _HANDLERS.get(type(envelope.command))
+        seq, ts_ms, command = envelope.seq, envelope.ts_ms, envelope.command
+        if seq <= self.last_seq:
+            raise EngineMisuse(f"seq {seq} after {self.last_seq}")
+        handler = _HANDLERS.get(type(command))
         if handler is None:
-            raise EngineMisuse(f"no handler for {type(envelope.command).__name__}")
+            raise EngineMisuse(f"no handler for {type(command).__name__}")
+        state = self.state
         changes = self._changes
-        changes.start(envelope.seq, envelope.ts_ms)
-        queue = self.state.expiry_queue
-        if queue and queue[0][0] <= envelope.ts_ms:
-            expiry.expire_due(self.state, changes, envelope.ts_ms)
-        result = handler(self.state, envelope, envelope.command, changes)
-        self.last_seq = envelope.seq
-        if envelope.ts_ms > self.last_ts:
-            self.last_ts = envelope.ts_ms
-        return Output(result, changes.finish(self.state))
+        changes.start(seq, ts_ms)
+        queue = state.expiry_queue
+        if queue and queue[0][0] <= ts_ms:
+            expiry.expire_due(state, changes, ts_ms)
+        result = handler(state, envelope, command, changes)
+        self.last_seq = seq
+        if ts_ms > self.last_ts:
+            self.last_ts = ts_ms
+        return Output(result, changes.finish(state))
 
     def refuse_early(self, envelope: Envelope) -> Result | None:
         """The rejection ``apply`` would give if it is one that changes nothing and needs

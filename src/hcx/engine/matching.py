@@ -13,7 +13,7 @@ from collections import deque
 
 import attrs
 
-from hcx.engine.accounts import Exposure, Wallet, apply_fill, buy_reservation
+from hcx.engine.accounts import Exposure, Wallet, apply_fill, buy_hold
 from hcx.engine.book import Book, BookSide, Order
 from hcx.engine.changes import Changes
 from hcx.engine.greeks import delta
@@ -37,7 +37,7 @@ def cancel_resting(
     state: EngineState, ch: Changes, order: Order, inst: Instrument, reason: str | None
 ) -> None:
     book = state.books[order.symbol]
-    book.side(order.side).remove(order)
+    (book.bids if order.side == "buy" else book.asks).remove(order)
     wallet = state.wallets[order.wallet]
     del wallet.open_orders[order.order_id]
     if order.client_id is not None:
@@ -235,10 +235,7 @@ def _delta(state: EngineState, inst: Instrument, ts_ms: int) -> int:
 def _consume(order: Order, size: int, exposure: Exposure, inst: Instrument) -> None:
     order.remaining -= size
     if order.side == "buy":
-        held = 0
-        if order.remaining:
-            fee_bps = max(inst.maker_fee_bps, inst.taker_fee_bps)
-            held = buy_reservation(inst.premium(order.price, order.remaining), fee_bps)
+        held = buy_hold(inst, order.price, order.remaining) if order.remaining else 0
         exposure.buy_reserved += held - order.reserved
         order.reserved = held
     else:

@@ -9,7 +9,7 @@ rejected replace leaves the original resting where it was.
 
 from __future__ import annotations
 
-from hcx.engine.accounts import Exposure, Wallet, buy_reservation, requirement
+from hcx.engine.accounts import Exposure, Wallet, buy_hold, requirement
 from hcx.engine.book import Order
 from hcx.engine.changes import Changes
 from hcx.engine.commands import CancelAll, CancelOrder, Envelope, PlaceOrder, ReplaceOrder, Side
@@ -77,13 +77,17 @@ def _submit(
     inst = state.instruments.get(symbol)
     if inst is None:
         return rejected_order(env, cmd, symbol, side, replaced, "unknown_symbol")
+    # The order keeps the state's own strings for its symbol and wallet, not the
+    # command's equal copies: every later lookup by them then finds the key by identity,
+    # in memory that is already warm.
+    symbol = inst.symbol
     wallet = state.wallets.get(env.wallet)
     exposure = wallet.exposures.get(symbol) if wallet is not None else None
     reason = _refusal(state, env, inst, wallet, exposure, side, cmd, replaced)
     if reason is not None:
         return rejected_order(env, cmd, symbol, side, replaced, reason)
     price, size = cmd.price, cmd.size
-    hold = _buy_hold(inst, price, size) if side == "buy" else 0
+    hold = buy_hold(inst, price, size) if side == "buy" else 0
     if _short_of_collateral(state, inst, wallet, exposure, side, size, hold, replaced):
         return rejected_order(env, cmd, symbol, side, replaced, "insufficient_balance")
     if wallet is None:
@@ -93,10 +97,12 @@ def _submit(
     if replaced is not None:
         cancel_resting(state, ch, replaced, inst, None)
     tif = cmd.tif
+    order_id = state.next_order_id
+    state.next_order_id = order_id + 1
     order = Order(
-        state.take_order_id(),
+        order_id,
         env.request_id,
-        env.wallet,
+        wallet.name,
         symbol,
         side,
         price,
@@ -110,7 +116,6 @@ def _submit(
         cmd.stp,
         env.ts_ms,
     )
-    order_id = order.order_id
     # The order holds collateral as if resting from the start; fills and a cancel of the
     # remainder release it, so every path out of here leaves the exposure consistent.
     if side == "buy":
@@ -136,7 +141,7 @@ def _submit(
         return _end_unrested(order, exposure, f"{tif}_remainder", env, replaced)
     if order.remaining != size:
         order.status = "partially_filled"
-    book.side(side).add(order)
+    (book.bids if side == "buy" else book.asks).add(order)
     wallet.open_orders[order_id] = order
     if order.client_id is not None:
         wallet.client_ids[order.client_id] = order_id
@@ -220,10 +225,6 @@ def _short_of_collateral(
         available = wallet.total - wallet.reserved if wallet is not None else 0
         return held_after - stored > available
     return False
-
-
-def _buy_hold(inst: Instrument, price: int, size: int) -> int:
-    return buy_reservation(inst.premium(price, size), max(inst.maker_fee_bps, inst.taker_fee_bps))
 
 
 def _end_unrested(

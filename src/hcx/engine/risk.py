@@ -30,8 +30,3 @@ def short_margin_per_contract(inst: Instrument, index: int | None, config: Engin
     rate = ceil_div(spot * config.short_margin_bps, BPS) - out_of_money
     floor = ceil_div(floor_base * config.min_short_margin_bps, BPS)
     return ceil_div(max(rate, floor) * inst.multiplier, SCALE)
-
-
-def margin_for(size: int, per_contract: int) -> int:
-    """Margin for ``size`` (scaled contracts) at ``per_contract`` micro-USD each."""
-    return -(-per_contract * size // SCALE)  # ceil_div, inlined: this runs for every order

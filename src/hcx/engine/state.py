@@ -71,8 +71,3 @@ class EngineState:
         self.by_underlying.setdefault(inst.underlying, []).append(inst.symbol)
         if inst.status in ("active", "halted"):
             insort(self.expiry_queue, (inst.expiry_ms, inst.symbol))
-
-    def take_order_id(self) -> int:
-        order_id = self.next_order_id
-        self.next_order_id = order_id + 1
-        return order_id
