@@ -412,6 +412,8 @@ def test_decimal_delta_matches_float_black_scholes(
 @example(call=False, spot=10**16, strike=1, vol=10**8, time_ms=10**13)
 @example(call=True, spot=1, strike=10**16, vol=1, time_ms=1)
 @example(call=True, spot=3_000_000_000, strike=3_000_000_000, vol=1, time_ms=1)
+@example(call=True, spot=1, strike=10**400, vol=800_000, time_ms=1_000)  # ratio underflows
+@example(call=False, spot=10**400, strike=1, vol=800_000, time_ms=1_000)  # ratio overflows
 def test_float_delta_answers_only_what_the_decimal_definition_gives(
     call: bool, spot: int, strike: int, vol: int, time_ms: int
 ) -> None:

@@ -93,7 +93,7 @@ def _float_delta(call: bool, spot: int, strike: int, vol: int, time_ms: int) -> 
         log_moneyness = math.log(spot / strike)  # int / int is correctly rounded
         sigma = vol / SCALE
         years = time_ms / YEAR_MS
-    except OverflowError:
+    except (OverflowError, ValueError):  # a quotient beyond the float range either way
         return None
     drift = sigma * sigma * years / 2
     root = sigma * math.sqrt(years)
