@@ -161,27 +161,35 @@ def _append_book_updates(
             else:
                 events.append(BookUpdate(symbol, book_seq, [], level, seq))
         return
-    by_symbol: dict[str, list[tuple[str, int]]] = {}
-    for symbol, side, price in levels:
-        keys = by_symbol.get(symbol)
-        if keys is None:
-            by_symbol[symbol] = [(side, price)]
+    keys = sorted(levels)  # by book, then bids ("buy" < "sell"), then price
+    first, last = keys[0][0], keys[-1][0]
+    if first == last:  # one book: the common case (a sweep, a replace)
+        events.append(_book_update(state, first, keys, seq))
+        return
+    by_symbol: dict[str, list[tuple[str, str, int]]] = {}
+    for key in levels:  # books in the order first touched
+        by_symbol.setdefault(key[0], []).append(key)
+    for symbol, touched in by_symbol.items():
+        events.append(_book_update(state, symbol, sorted(touched), seq))
+
+
+def _book_update(
+    state: EngineState, symbol: str, keys: list[tuple[str, str, int]], seq: int
+) -> BookUpdate:
+    """The update of one book; ``keys`` are its touched levels, sorted."""
+    book = state.books[symbol]
+    bids: list[Level] = []
+    asks: list[Level] = []
+    bid_sizes, ask_sizes = book.bids.sizes, book.asks.sizes
+    for _, side, price in keys:
+        if side == "buy":
+            bids.append((price, bid_sizes.get(price, 0)))
         else:
-            keys.append((side, price))
-    for symbol, keys in by_symbol.items():
-        book = state.books[symbol]
-        bids: list[Level] = []
-        asks: list[Level] = []
-        bid_sizes, ask_sizes = book.bids.sizes, book.asks.sizes
-        for side, price in sorted(keys):
-            if side == "buy":
-                bids.append((price, bid_sizes.get(price, 0)))
-            else:
-                asks.append((price, ask_sizes.get(price, 0)))
-        bids.reverse()
-        book_seq = book_seqs[symbol] + 1
-        book_seqs[symbol] = book_seq
-        events.append(BookUpdate(symbol, book_seq, bids, asks, seq))
+            asks.append((price, ask_sizes.get(price, 0)))
+    bids.reverse()
+    book_seq = state.book_seqs[symbol] + 1
+    state.book_seqs[symbol] = book_seq
+    return BookUpdate(symbol, book_seq, bids, asks, seq)
 
 
 def order_update(order: Order, ts: int, seq: int) -> OrderUpdate:
