@@ -130,8 +130,13 @@ class Fanout:
             return
         frames = Frames(to_wire(event))
         self.published += 1
-        for subscription in list(subscriptions):
-            subscription.deliver(frames)
+        # No copy of the routes: delivering never changes them (a full queue only flags
+        # its connection; the routes change when that connection's task closes it).
+        for subscription in subscriptions:
+            if subscription.buffer is None:
+                subscription.outbound.offer(frames)
+            else:
+                subscription.deliver(frames)
 
     def _remember(self, update: OrderUpdate) -> None:
         recent = self.recent_orders

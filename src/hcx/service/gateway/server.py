@@ -1,7 +1,8 @@
 """The gateway: the WebSocket listener and what its sessions share.
 
 One task per connection reads frames and hands them to its ``Session``; a second task
-drains the connection's ``Outbound`` queue into the socket; a third pings every
+drains the connection's ``Outbound`` queue into the socket, all that is queued in one
+write (``wire``: frames built once, written under trio-websocket); a third pings every
 ``ping_interval_s`` and closes with 1008 when no pong comes within ``pong_timeout_s``.
 trio-websocket enforces the frame limit (close 1009). A slow consumer is closed with 1008
 and the protocol's JSON reason. Reads of journal history (resume) run on a reader
@@ -33,6 +34,7 @@ from hcx.service.gateway.limits import BucketMap
 from hcx.service.gateway.outbound import SLOW_CONSUMER_REASON, Outbound
 from hcx.service.gateway.rfq import RfqDesk
 from hcx.service.gateway.session import Session
+from hcx.service.gateway.wire import RawWriter, raw_writer
 from hcx.service.metrics import Metrics
 from hcx.service.supervisor import Exchange
 
@@ -186,14 +188,20 @@ class Gateway:
     async def serve_connection(self, ws: Any, subprotocol: str, remote: str) -> None:
         """Run one accepted connection (a trio-websocket one, or an in-process
         ``hcx.service.local`` end) until it closes."""
-        outbound = Outbound(subprotocol, self.config.outbound_messages, self.config.outbound_bytes)
+        writer = raw_writer(ws)
+        outbound = Outbound(
+            subprotocol,
+            self.config.outbound_messages,
+            self.config.outbound_bytes,
+            framed=writer is not None,
+        )
         session = Session(self, outbound, remote)
         self.sessions.add(session)
         self.connection_count += 1
         self.metrics.connections.set(self.connection_count)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write, ws, outbound, nursery.cancel_scope)
+                nursery.start_soon(self._write, ws, writer, outbound, nursery.cancel_scope)
                 nursery.start_soon(self._heartbeat, ws, nursery.cancel_scope)
                 nursery.start_soon(self._watch_overflow, ws, outbound, nursery.cancel_scope)
                 try:
@@ -210,12 +218,24 @@ class Gateway:
             self.metrics.connections.set(self.connection_count)
 
     async def _write(
-        self, ws: WebSocketConnection, outbound: Outbound, scope: trio.CancelScope
+        self,
+        ws: WebSocketConnection,
+        writer: RawWriter | None,
+        outbound: Outbound,
+        scope: trio.CancelScope,
     ) -> None:
         try:
-            async for frame in outbound.receive:
-                await ws.send_message(frame)
-                outbound.sent(frame)
+            while True:
+                batch, size = await outbound.take()
+                if not batch:
+                    return
+                if writer is not None:
+                    # Whole frames, all that is queued: one send_all, one syscall.
+                    await writer.write(batch[0] if len(batch) == 1 else b"".join(batch))
+                else:
+                    for frame in batch:
+                        await ws.send_message(frame)
+                outbound.sent(len(batch), size)
         except ConnectionClosed:
             # After an overflow the socket is closing on purpose: leave the connection to
             # ``_watch_overflow``, or the 1008 close frame would be cancelled unsent.
