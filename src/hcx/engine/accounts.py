@@ -40,10 +40,15 @@ class Exposure:
 
     def entry_price(self, multiplier: int) -> int:
         """Average open price per contract (display only: rounded toward zero)."""
-        if not self.size:
+        size = self.size
+        if not size:
             return 0
-        value = abs(self.cost) * SCALE * SCALE // (abs(self.size) * multiplier)
-        return value
+        cost = -self.cost if self.cost < 0 else self.cost
+        if size < 0:
+            size = -size
+        if multiplier == SCALE:  # one-unit contracts: a factor of SCALE cancels exactly
+            return cost * SCALE // size
+        return cost * SCALE * SCALE // (size * multiplier)
 
     def requirement(self, margin_per_contract: int) -> int:
         return requirement(

@@ -14,7 +14,7 @@ import attrs
 
 from hcx.engine.commands import CreateInstrument, OptionKind
 from hcx.engine.config import EngineConfig
-from hcx.engine.numbers import PREMIUM_DIVISOR, format_decimal
+from hcx.engine.numbers import PREMIUM_DIVISOR, SCALE, format_decimal
 from hcx.engine.outputs import InstrumentStatus
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -54,6 +54,10 @@ class Instrument:
 
     def premium(self, price: int, size: int) -> int:
         """Cash for ``size`` contracts at ``price``: exact by the terms' divisibility rule."""
+        if self.multiplier == SCALE:
+            # The usual contract of one unit: the same quotient with one factor of SCALE
+            # cancelled, which spares a multiplication of numbers past machine size.
+            return price * size // SCALE
         return price * size * self.multiplier // PREMIUM_DIVISOR
 
     def is_trading(self, ts_ms: int) -> bool:
