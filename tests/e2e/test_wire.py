@@ -26,11 +26,13 @@ from typing import Any
 import cbor2
 import pytest
 import trio
+import trio.testing
 from trio_websocket import (
     ConnectionClosed,
     WebSocketConnection,
     WebSocketRequest,
     open_websocket,
+    open_websocket_url,
     serve_websocket,
 )
 from websockets.asyncio.client import connect
@@ -42,6 +44,7 @@ from wsproto.frame_protocol import FrameProtocol
 
 import hcx.client
 from hcx.client import BookUpdate, PlaceOrderRequest
+from hcx.service.gateway.outbound import Outbound
 from hcx.service.gateway.wire import RawWriter, frame, raw_writer
 from tests.e2e.conftest import Server
 from tests.e2e.market import SYMBOL, list_market
@@ -249,5 +252,111 @@ def test_every_subscriber_reads_every_update_once(server: Server) -> None:
         ]
         for received in results["websockets"]:
             _check_stream(received, expected)
+
+    trio.run(main)
+
+
+# --- when a connection's queue is written (channel_interval_ms) -------------------------
+
+
+async def test_market_data_waits_for_the_interval_answers_do_not(mock_clock: Any) -> None:
+    outbound = Outbound("hcx.v1.json", 100, 1 << 20, framed=True, interval_s=0.02)
+    taken: list[list[Any]] = []
+
+    async def take() -> None:
+        batch, size = await outbound.take()
+        outbound.sent(len(batch), size)
+        taken.append(batch)
+
+    # Quiet so far: the first update goes at once.
+    outbound.offer({"type": "BookUpdate", "seq": 1}, urgent=False)
+    await take()
+    assert len(taken[-1]) == 1
+    async with trio.open_nursery() as nursery:
+        # Right after a write, market data gathers for the interval...
+        outbound.offer({"type": "BookUpdate", "seq": 2}, urgent=False)
+        nursery.start_soon(take)
+        await trio.testing.wait_all_tasks_blocked()
+        outbound.offer({"type": "BookUpdate", "seq": 3}, urgent=False)
+        mock_clock.jump(0.019)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(taken) == 1
+        mock_clock.jump(0.002)
+    assert [json.loads(f[2:]) for f in taken[-1]] == [
+        {"type": "BookUpdate", "seq": 2},
+        {"type": "BookUpdate", "seq": 3},
+    ]
+    async with trio.open_nursery() as nursery:
+        # ... unless an answer comes: it goes at once and takes them along, in order.
+        outbound.offer({"type": "BookUpdate", "seq": 4}, urgent=False)
+        nursery.start_soon(take)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(taken) == 2
+        outbound.offer({"type": "Pong"})
+    assert [json.loads(f[2:])["type"] for f in taken[-1]] == ["BookUpdate", "Pong"]
+    async with trio.open_nursery() as nursery:
+        # Half full (100 messages at most): written at once, a reader keeping up is not
+        # made to look slow by the holding.
+        outbound.offer({"type": "BookUpdate", "seq": 5}, urgent=False)
+        nursery.start_soon(take)
+        for seq in range(6, 6 + 48):
+            outbound.offer({"type": "BookUpdate", "seq": seq}, urgent=False)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len(taken) == 3
+        outbound.offer({"type": "BookUpdate", "seq": 54}, urgent=False)
+    assert len(taken[-1]) == 50
+    async with trio.open_nursery() as nursery:
+        # A full queue while waiting: the writer stops at once.
+        outbound.offer({"type": "BookUpdate", "seq": 55}, urgent=False)
+        nursery.start_soon(take)
+        await trio.testing.wait_all_tasks_blocked()
+        for seq in range(56, 200):
+            outbound.offer({"type": "BookUpdate", "seq": seq}, urgent=False)
+    assert taken[-1] == [] and outbound.overflowed.is_set() and outbound.queued_bytes == 0
+
+
+def test_private_events_and_answers_carry_held_market_data(start_server: Any) -> None:
+    """With an interval far longer than the test, a book update reaches a subscriber only
+    when something urgent for that connection is written: its own Ping's answer, or a
+    private event (an own order filled by someone else's). Were either held, the test
+    would wait out its deadline."""
+    server = start_server(config="[gateway]\nchannel_interval_ms = 600000\n")
+
+    async def conversation(alice: hcx.client.Client, bob: hcx.client.Client, raw: Any) -> None:
+        async def ask(message: dict[str, Any]) -> None:
+            await raw.send_message(json.dumps(message))
+
+        async def next_message() -> dict[str, Any]:
+            decoded: dict[str, Any] = json.loads(await raw.get_message())
+            return decoded
+
+        await ask({"type": "Authenticate", "wallet": "bob"})
+        assert (await next_message())["type"] == "Authenticated"
+        await ask({"type": "Subscribe", "channel": "orders"})
+        assert (await next_message())["type"] == "Subscribed"
+        await ask({"type": "Subscribe", "channel": "book", "symbol": SYMBOL})
+        assert [(await next_message())["type"] for _ in range(2)] == ["Subscribed", "BookSnapshot"]
+        # Market data only: held (the snapshot was just written) until the Pong.
+        await alice.place_order(SYMBOL, "buy", "10", "1")
+        await ask({"type": "Ping", "id": 1})
+        update = await next_message()
+        assert (update["type"], update["bids"]) == ("BookUpdate", [["10", "1"]])
+        assert (await next_message())["type"] == "Pong"
+        # A private event goes at once, taking the held update with it.
+        await bob.place_order(SYMBOL, "sell", "20", "1")
+        await alice.place_order(SYMBOL, "buy", "20", "1")
+        kinds = [(await next_message())["type"] for _ in range(4)]
+        assert kinds == ["OrderUpdate", "BookUpdate", "OrderUpdate", "BookUpdate"]
+
+    async def main() -> None:
+        with trio.fail_after(60):
+            async with hcx.client.connect(server.url, wallet="admin") as admin:
+                await list_market(admin, ("alice", "bob"))
+            async with (
+                hcx.client.connect(server.url, wallet="alice") as alice,
+                hcx.client.connect(server.url, wallet="bob") as bob,
+                open_websocket_url(server.url) as raw,
+            ):
+                await conversation(alice, bob, raw)
 
     trio.run(main)

@@ -19,6 +19,12 @@ class GatewayConfig:
     # Per-connection outbound queue: a consumer this far behind is cut off.
     outbound_messages: int = 10_000
     outbound_bytes: int = 16 * 1024 * 1024
+    # Public market data (book, trades, instruments) is written to a connection at most
+    # once per interval; answers, private channels and RFQ traffic go at once, taking any
+    # queued market data along. Under load one write (and one wakeup of the reader)
+    # carries many updates; a quiet connection waits for nothing. 0: write each batch as
+    # it is released.
+    channel_interval_ms: float = 20.0
     ping_interval_s: float = 20.0
     pong_timeout_s: float = 60.0
     order_rate_per_wallet: float = 10_000.0

@@ -43,18 +43,30 @@ CHANNEL_OF_EVENT: dict[type, str] = {
 
 
 class Subscription:
-    """One connection's interest in one channel; buffers while a resume replays."""
+    """One connection's interest in one channel; buffers while a resume replays.
 
-    __slots__ = ("buffer", "limit", "outbound")
+    Public market data (``urgent=False``: book, trades, instruments) may wait for the
+    connection's ``channel_interval_ms`` so that one write carries many updates; private
+    channels and RFQ traffic are written as soon as the connection's writer runs."""
 
-    def __init__(self, outbound: Outbound, *, buffering: bool = False, limit: int = 10_000):
+    __slots__ = ("buffer", "limit", "outbound", "urgent")
+
+    def __init__(
+        self,
+        outbound: Outbound,
+        *,
+        buffering: bool = False,
+        limit: int = 10_000,
+        urgent: bool = True,
+    ):
         self.outbound = outbound
         self.buffer: list[Frames] | None = [] if buffering else None
         self.limit = limit
+        self.urgent = urgent
 
     def deliver(self, frames: Frames) -> None:
         if self.buffer is None:
-            self.outbound.offer(frames)
+            self.outbound.offer(frames, self.urgent)
         elif len(self.buffer) < self.limit:
             self.buffer.append(frames)
         else:
@@ -63,7 +75,7 @@ class Subscription:
     def go_live(self) -> None:
         buffered, self.buffer = self.buffer or [], None
         for frames in buffered:
-            self.outbound.offer(frames)
+            self.outbound.offer(frames, self.urgent)
 
 
 Key = tuple[str, str | None]
@@ -134,7 +146,7 @@ class Fanout:
         # its connection; the routes change when that connection's task closes it).
         for subscription in subscriptions:
             if subscription.buffer is None:
-                subscription.outbound.offer(frames)
+                subscription.outbound.offer(frames, subscription.urgent)
             else:
                 subscription.deliver(frames)
 

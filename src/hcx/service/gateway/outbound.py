@@ -13,6 +13,7 @@ and its writer takes everything queued at once (``take``) to write it with one
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import trio
@@ -49,7 +50,13 @@ class Frames:
 
 class Outbound:
     def __init__(
-        self, subprotocol: str, max_messages: int, max_bytes: int, *, framed: bool = False
+        self,
+        subprotocol: str,
+        max_messages: int,
+        max_bytes: int,
+        *,
+        framed: bool = False,
+        interval_s: float = 0.0,
     ) -> None:
         self.subprotocol = subprotocol
         self.framed = framed and subprotocol != SUBPROTOCOL_LOCAL
@@ -64,9 +71,17 @@ class Outbound:
         self._queue: list[Any] = []
         self._queue_bytes = 0  # of ``_queue`` (not yet taken by the writer)
         self._wakeup: trio.Event | None = None
+        # Channel traffic is written at most once per ``interval_s`` (answers at once).
+        self.interval_s = interval_s
+        self._urgent = False
+        self._holding = False  # the writer waits for the interval: only urgent wakes it
+        self._last_take = -math.inf
 
-    def offer(self, message: dict[str, Any] | Frames) -> bool:
-        """Queue a message; False if the connection is closed or just overflowed."""
+    def offer(self, message: dict[str, Any] | Frames, urgent: bool = True) -> bool:
+        """Queue a message; False if the connection is closed or just overflowed. An
+        ``urgent`` message (an answer to this connection) is written as soon as the writer
+        runs, with whatever is queued before it; channel traffic (``urgent=False``) may
+        wait for the connection's ``interval_s``."""
         if self.closed:
             return False
         if type(message) is Frames:
@@ -84,6 +99,14 @@ class Outbound:
         self._queue_bytes += size
         self.queued_bytes += size
         self.queued_messages += 1
+        if urgent or (
+            # Half full: write now. Holding is for efficiency, and must not make a reader
+            # that keeps up look slow.
+            2 * self.queued_messages >= self.max_messages or 2 * self.queued_bytes >= self.max_bytes
+        ):
+            self._urgent = True
+        elif self._holding:
+            return True
         wakeup = self._wakeup
         if wakeup is not None:
             self._wakeup = None
@@ -93,11 +116,30 @@ class Outbound:
     async def take(self) -> tuple[list[Any], int]:
         """Everything queued and its size in bytes, once there is something; ``([], 0)``
         once the queue is closed. Call ``sent`` when it is written."""
-        while not self._queue:
-            if self.closed:
-                return [], 0
+        while True:
+            if not self._queue:
+                if self.closed:
+                    return [], 0
+                self._wakeup = wakeup = trio.Event()
+                await wakeup.wait()
+                continue
+            if self._urgent or self.closed or not self.interval_s:
+                break
+            due = self._last_take + self.interval_s
+            if trio.current_time() >= due:
+                break
+            # Only channel traffic, and the last write was recent: let more gather (one
+            # write, one wakeup of the reader, for many updates) unless an answer comes.
+            self._holding = True
             self._wakeup = wakeup = trio.Event()
-            await wakeup.wait()
+            try:
+                with trio.move_on_at(due):
+                    await wakeup.wait()
+            finally:
+                self._holding = False
+        if self.interval_s:
+            self._last_take = trio.current_time()
+        self._urgent = False
         batch, size = self._queue, self._queue_bytes
         self._queue, self._queue_bytes = [], 0
         return batch, size

@@ -194,6 +194,7 @@ class Gateway:
             self.config.outbound_messages,
             self.config.outbound_bytes,
             framed=writer is not None,
+            interval_s=self.config.channel_interval_ms / 1000.0,
         )
         session = Session(self, outbound, remote)
         self.sessions.add(session)

@@ -27,7 +27,7 @@ from hcx.protocol.commands import (
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.messages import levels, to_wire
 from hcx.service.entries import QueryItem, Refusal, Reply, Submission
-from hcx.service.gateway.fanout import PRIVATE_CHANNELS, Subscription
+from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
 from hcx.service.gateway.rfq import quote_message, request_message
@@ -349,7 +349,7 @@ class Session:
         if channel in PRIVATE_CHANNELS and from_seq is not None:
             await self._resume(channel, key, from_seq, confirm)  # type: ignore[arg-type]
             return
-        subscription = Subscription(self.outbound)
+        subscription = Subscription(self.outbound, urgent=channel not in PUBLIC_CHANNELS)
         self.subscriptions[(channel, key)] = subscription
         fanout.add(channel, key, subscription)
         self.send(confirm)
@@ -365,7 +365,7 @@ class Session:
                 self.error(invalid_field("symbol", f"unknown symbol {symbol!r}"), confirm.get("id"))
                 return
             book_seq, bids, asks = depth
-            subscription = Subscription(self.outbound)
+            subscription = Subscription(self.outbound, urgent=False)
             self.subscriptions[("book", symbol)] = subscription
             self.gateway.fanout.add("book", symbol, subscription)
             self.send(confirm)
