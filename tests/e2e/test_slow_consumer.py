@@ -120,7 +120,7 @@ async def test_slow_consumer_is_cut_off(start_server: StartServer) -> None:
                 rounds += 1
 
             # Its ping crosses the server's close frame: no pong may go out after the
-            # close, and trying one used to stop the whole server (hcx.wsfix).
+            # close, and trying one used to stop the whole server (hcx.trio_websocket_fixes).
             with trio.move_on_after(0.5):
                 await slow.ping(b"crossing the close")
 

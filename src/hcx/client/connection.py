@@ -36,7 +36,7 @@ from trio_websocket import (
     wrap_client_stream,
 )
 
-import hcx.wsfix  # noqa: F401  (trio-websocket: no pong after our close)
+import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after our close)
 from hcx.client.errors import ConnectionLost, HcxError
 from hcx.client.messages import (
     RESULT_TYPES,

@@ -22,7 +22,7 @@ from typing import Any
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
-import hcx.wsfix  # noqa: F401  (trio-websocket: no pong after our close)
+import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after our close)
 from hcx.durability.journal import MEMORY, Journal
 from hcx.durability.records import decode_output_object, decode_record
 from hcx.protocol import SUBPROTOCOL_CBOR, SUBPROTOCOL_JSON
