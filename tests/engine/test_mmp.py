@@ -413,6 +413,10 @@ def test_decimal_delta_matches_float_black_scholes(
 @example(call=True, spot=1, strike=10**16, vol=1, time_ms=1)
 @example(call=True, spot=3_000_000_000, strike=3_000_000_000, vol=1, time_ms=1)
 @example(call=True, spot=1, strike=10**400, vol=800_000, time_ms=1_000)  # ratio underflows
+# A subnormal ratio: half its significand is lost (the float path once answered 497,602
+# where the definition gives 500,577).
+@example(call=True, spot=1, strike=3 * 2**1072, vol=38_580_000, time_ms=365 * 86_400_000)
+@example(call=False, spot=1, strike=3 * 2**1072, vol=38_580_000, time_ms=365 * 86_400_000)
 @example(call=False, spot=10**400, strike=1, vol=800_000, time_ms=1_000)  # ratio overflows
 def test_float_delta_answers_only_what_the_decimal_definition_gives(
     call: bool, spot: int, strike: int, vol: int, time_ms: int

@@ -32,6 +32,7 @@ _TAIL = Decimal(6)  # N(±6) is 0 or 1 to well past six decimal places
 _UNIT = 2.0**-53
 _LIBM_ULPS = 1024
 _FLOAT_SQRT2 = math.sqrt(2.0)
+_MIN_NORMAL = 2.0**-1022  # the smallest positive float with a full 53-bit significand
 
 
 def delta(option: str, spot: int, strike: int, vol: int, time_ms: int) -> int:
@@ -90,11 +91,16 @@ def _float_delta(call: bool, spot: int, strike: int, vol: int, time_ms: int) -> 
     value is then within 1e-9 of it, far from a boundary, so the float value rounds the
     same way there too."""
     try:
-        log_moneyness = math.log(spot / strike)  # int / int is correctly rounded
+        moneyness = spot / strike  # int / int is correctly rounded, within the normal range
         sigma = vol / SCALE
         years = time_ms / YEAR_MS
-    except (OverflowError, ValueError):  # a quotient beyond the float range either way
+    except OverflowError:  # a quotient beyond the float range
         return None
+    if moneyness < _MIN_NORMAL:
+        # Subnormal (or zero): the quotient keeps fewer than 53 bits, and the error bound
+        # below, which assumes a relative error of one rounding, no longer holds.
+        return None
+    log_moneyness = math.log(moneyness)
     drift = sigma * sigma * years / 2
     root = sigma * math.sqrt(years)
     d1 = (log_moneyness + drift) / root
