@@ -497,6 +497,22 @@ def outputs_as_data(outputs: list[Output]) -> list[dict[str, Any]]:
     ]
 
 
+def check_plain_values(output: Output) -> None:
+    """Outputs hold ints, strings, bools, None and lists or tuples of them: never a
+    float. Replay compares decoded values by Python equality, under which 1 == 1.0; the
+    engine producing no floats is what makes that comparison exact."""
+
+    def plain(value: object) -> bool:
+        if isinstance(value, list | tuple):
+            return all(plain(item) for item in value)
+        return value is None or type(value) in (int, str, bool)
+
+    for item in (output.result, *output.events):
+        for field in attrs.fields(type(item)):
+            value = getattr(item, field.name)
+            assert plain(value), (type(item).__name__, field.name, value)
+
+
 # --- the properties ---------------------------------------------------------------
 
 
@@ -512,6 +528,7 @@ def test_invariants_and_event_mirror_after_every_command(stream: list[Step]) -> 
     for wallet, command, delay in stream:
         output = runner.apply(wallet, command, delay)
         check_result(command, output.result)
+        check_plain_values(output)
         if isinstance(command, SetIndexPrice) and output.result.status == "ok":  # type: ignore[union-attr]
             # Collateral is repriced lazily, when an exposure next changes.
             margins_current = False

@@ -8,9 +8,10 @@ item in its own array. ``decode_record`` gives both as the same ``Record``. The 
 carries the ids the engine assigned (an order's ``order_id``), so a reader of the journal
 alone sees them.
 
-The chain value of record n is ``BLAKE2b-128(chain[n-1] || record bytes)``: replay
-re-encodes each re-applied command and checks the bytes, so the first record that
-diverges, was edited or was reordered is named by its ``seq``.
+The chain value of record n is ``BLAKE2b-128(chain[n-1] || record bytes)``, which names
+the first record edited or reordered by its ``seq``; replay also checks that re-applying
+each command gives the outputs its record holds (``reproduces``), which names the first
+that diverges.
 """
 
 from __future__ import annotations
@@ -244,12 +245,15 @@ def decode_for_replay(blob: bytes) -> Stored:
 def reproduces(blob: bytes, stored: Stored, output: Output) -> bool:
     """Whether a re-applied command gave exactly what its record holds.
 
-    Equal decoded values settle it without encoding (CBOR's bytes are a function of the
-    values; the one slack is that Python counts ``True == 1``, a difference no engine
-    decision can hinge on), which replay needs: encoding costs as much as applying.
-    Anything else is settled by re-encoding in the record's own format and comparing
-    bytes, so a value that merely decodes differently (a tuple comes back a list) is
-    never taken for a divergence."""
+    Equal decoded values settle it without encoding, which replay needs: encoding costs
+    as much as applying. Python's equality has one slack, numbers of different types
+    with the same value (``True == 1 == 1.0``): outputs hold no floats (a property test,
+    ``check_plain_values``, holds the engine to that), so what it could let through is
+    a bool stored where the engine now gives the same value as an int, or back: a change
+    of type, never of value. Each record's own bytes are covered by its CRC and the
+    chain. Anything unequal is settled by
+    re-encoding in the record's own format and comparing bytes, so a value that merely
+    decodes differently (a tuple comes back a list) is never taken for a divergence."""
     if stored.outputs is not None and stored.outputs == _comparable(output):
         return True
     return encode_record_as(blob[0], stored.envelope, stored.client_ts, output) == blob
