@@ -301,8 +301,9 @@ async def test_a_repeat_is_remembered_after_a_restart_for_as_long_as_it_can_pass
 ) -> None:
     """The window rebuilt at start holds every record a repeat could still reach: one
     sent with the latest ``ts`` allowed (sequencing time + future) passes the stale check
-    until sequencing time + window + future, and up to then it gets the stored result;
-    a millisecond later it is refused ``stale_request``. Never executed twice."""
+    until sequencing time + window + future, and up to then it gets the stored result,
+    though later commands moved the journal on; a millisecond later it is refused
+    ``stale_request``. Never executed twice."""
     path = str(tmp_path / "j.db")
     config = ServiceConfig(db=path, recv_window_ms=60_000, future_ms=1_000)
     clock = SimClock(now_ms())
@@ -312,12 +313,38 @@ async def test_a_repeat_is_remembered_after_a_restart_for_as_long_as_it_can_pass
         client_ts = sequenced_at + config.future_ms
         first = await exchange.submit("alice", "edge", client_ts, order("buy", "90"))
         assert isinstance(first, Reply) and first.result.status == "open"
-    clock.set(sequenced_at + config.recv_window_ms + config.future_ms + late_ms)
+        clock.set(sequenced_at + config.recv_window_ms + config.future_ms + late_ms)
+        later = await exchange.submit("bob", "later", clock.now_ms(), order("buy", "80"))
+        assert isinstance(later, Reply) and later.result.status == "open"
     async with open_exchange(config, clock=clock) as exchange:
         again = await exchange.submit("alice", "edge", client_ts, order("buy", "90"))
         if late_ms:
             assert isinstance(again, Refusal) and again.code == "stale_request"
         else:
             assert again == first
+        open_orders = await exchange.query(lambda engine: engine.open_orders("alice"))
+        assert len(open_orders) == 1
+
+
+async def test_lowering_future_ms_across_a_restart_keeps_every_reachable_key(
+    tmp_path: Path,
+) -> None:
+    """Requests sequenced under a larger ``future_ms`` can carry a ``ts`` that far ahead;
+    after a restart with a smaller one, their repeats still find their records."""
+    path = str(tmp_path / "j.db")
+    generous = ServiceConfig(db=path, recv_window_ms=60_000, future_ms=5_000)
+    clock = SimClock(now_ms())
+    async with open_exchange(generous, clock=clock) as exchange:
+        await _setup(exchange)
+        sequenced_at = clock.now_ms()
+        client_ts = sequenced_at + generous.future_ms
+        first = await exchange.submit("alice", "ahead", client_ts, order("buy", "90"))
+        assert isinstance(first, Reply) and first.result.status == "open"
+        clock.set(client_ts + generous.recv_window_ms)  # the last moment a repeat passes
+        await exchange.submit("bob", "later", clock.now_ms(), order("buy", "80"))
+    strict = ServiceConfig(db=path, recv_window_ms=60_000, future_ms=1_000)
+    async with open_exchange(strict, clock=clock) as exchange:
+        again = await exchange.submit("alice", "ahead", client_ts, order("buy", "90"))
+        assert again == first
         open_orders = await exchange.query(lambda engine: engine.open_orders("alice"))
         assert len(open_orders) == 1

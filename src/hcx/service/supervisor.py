@@ -37,6 +37,7 @@ from hcx.service.snapshotter import Snapshotter
 log = logging.getLogger("hcx")
 T = TypeVar("T")
 POISON_PREFIX = "poison:"
+FUTURE_KEY = "max_future_ms"
 
 
 @attrs.define
@@ -87,14 +88,27 @@ class Exchange:
         return self.sequencer.engine
 
 
-def _rebuild_window(journal: Journal, config: ServiceConfig, now_ms: int) -> IdempotencyWindow:
+def _rebuild_window(journal: Journal, config: ServiceConfig, last_ts: int) -> IdempotencyWindow:
+    """Every key a repeat can still reach. A request sequenced at ts carried a client ts
+    of at most ts + future (the largest ``future_ms`` this journal was ever run with); a
+    repeat passes the stale check only while that client ts is within the window of the
+    sequencer's time, which never goes below the journal's last ts. So records from
+    last ts - window - future on are enough, whatever the clock does after the start."""
     window = IdempotencyWindow(config.recv_window_ms, config.future_ms)
-    # A request sequenced at ts carried a client ts of at most ts + future; a repeat of
-    # it passes the stale check only while that client ts is within the window, so only
-    # records from now - window - future on can ever be repeated.
-    since = now_ms - config.recv_window_ms - config.future_ms
+    since = last_ts - config.recv_window_ms - _largest_future_ms(journal, config.future_ms)
     window.add_all(journal.keys_since(since))
     return window
+
+
+def _largest_future_ms(journal: Journal, future_ms: int) -> int:
+    """The largest ``future_ms`` of this run and every earlier one (recorded before the
+    first command of a run is sequenced), so lowering it across a restart cannot drop
+    keys that requests sequenced under the old value still need."""
+    stored = journal.get_meta(FUTURE_KEY)
+    largest = max(int(stored) if stored is not None else 0, future_ms)
+    if stored is None or largest != int(stored):
+        journal.set_meta(FUTURE_KEY, str(largest).encode())
+    return largest
 
 
 def _poisoned(journal: Journal) -> set[tuple[str, str]]:
@@ -154,7 +168,7 @@ async def open_exchange(
             recovered.last_seq,
             recovered.seconds,
         )
-        window = _rebuild_window(journal, config, clock.now_ms())
+        window = _rebuild_window(journal, config, recovered.engine.last_ts)
         engine = recovered.engine
         snapshotter = (
             Snapshotter(engine, snapshots, config.snapshot_every, config.snapshots_kept)
