@@ -39,15 +39,26 @@ def paused() -> Iterator[None]:
             gc.collect()
 
 
+_tuned_depth = 0
+_untuned_threshold: tuple[int, int, int] = gc.get_threshold()
+
+
 @contextmanager
 def tuned(young_threshold: int = YOUNG_THRESHOLD) -> Iterator[None]:
-    """Freeze what exists now and collect the young generation less often."""
-    previous = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(young_threshold, previous[1], previous[2])
+    """Freeze what exists now and collect the young generation less often. The settings
+    are the process's: with exchanges open at once, the first to open sets them and the
+    last to close restores what was there before the first."""
+    global _tuned_depth, _untuned_threshold
+    if _tuned_depth == 0:
+        _untuned_threshold = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(young_threshold, *_untuned_threshold[1:])
+    _tuned_depth += 1
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
-        gc.unfreeze()
+        _tuned_depth -= 1
+        if _tuned_depth == 0:
+            gc.set_threshold(*_untuned_threshold)
+            gc.unfreeze()

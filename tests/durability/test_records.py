@@ -221,3 +221,18 @@ def test_a_row_whose_record_is_not_a_blob_is_named(tmp_path: Path) -> None:
         recover(journal, None, EngineConfig())
     assert refused.value.seq == 3
     journal.close()
+
+
+def test_a_schema_2_journal_is_migrated_to_mark_its_record_formats(tmp_path: Path) -> None:
+    """Format 2 records came with schema 3, so an hcx that reads only format 1 refuses
+    the file as too new rather than calling its records corrupt."""
+    path = str(tmp_path / "old.db")
+    journal, rows, _ = _journal_of(path, NESTED_FORMAT)
+    journal.connection.execute("DELETE FROM meta WHERE key = 'record_formats'")
+    journal.connection.execute("PRAGMA user_version = 2")
+    journal.close()
+    reopened = Journal(path)
+    assert reopened.connection.execute("PRAGMA user_version").fetchall()[0][0] == 3
+    assert reopened.get_meta("record_formats") == bytes([NESTED_FORMAT, FORMAT_VERSION])
+    assert recover(reopened, None, EngineConfig()).replayed == len(rows)
+    reopened.close()

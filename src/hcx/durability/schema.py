@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -40,6 +40,12 @@ _MIGRATIONS: dict[int, str] = {
             created_ms INTEGER NOT NULL,
             revoked_ms INTEGER
         );
+    """,
+    # No table changes: from here on records may be in format 2 (``records``), which an
+    # hcx of schema 2 cannot read. The bump makes it refuse the file as too new instead
+    # of calling a good journal corrupt.
+    3: """
+        INSERT OR REPLACE INTO meta(key, value) VALUES ('record_formats', x'0102');
     """,
 }
 
