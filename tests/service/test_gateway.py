@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 from trio_websocket import WebSocketConnection, open_websocket_url
 
 from hcx.engine.instruments import expected_symbol
@@ -17,6 +19,7 @@ from hcx.engine.numbers import parse_decimal
 from hcx.service.app import Running, serve
 from hcx.service.config import ServiceConfig
 from hcx.service.gateway.config import GatewayConfig
+from hcx.service.gateway.server import _chunks
 from tests.gates import CommitGate
 
 EXPIRY_MS = 1_924_905_600_000
@@ -95,3 +98,21 @@ async def test_get_order_right_after_the_fill_that_closed_it(server: Running) ->
         assert fill["status"] == "filled"
         assert order["type"] == "Order", order
         assert order["status"] == "filled" and order["order_id"] == maker["order_id"]
+
+
+@given(st.lists(st.binary(min_size=1, max_size=50), min_size=1, max_size=30), st.integers(1, 120))
+def test_writes_are_whole_frames_in_pieces_no_larger_than_the_limit(
+    frames: list[bytes], limit: int
+) -> None:
+    pieces = list(_chunks(frames, limit))
+    assert b"".join(pieces) == b"".join(frames)
+    # Every piece is a run of whole frames, within the limit unless it is one frame.
+    at = 0
+    for piece in pieces:
+        run = []
+        while sum(map(len, run)) < len(piece):
+            run.append(frames[at])
+            at += 1
+        assert b"".join(run) == piece
+        assert len(piece) <= limit or len(run) == 1
+    assert at == len(frames)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
@@ -40,6 +41,7 @@ from hcx.service.supervisor import Exchange
 
 log = logging.getLogger("hcx.gateway")
 WS_PATH = "/ws"
+WRITE_CHUNK_BYTES = 256 * 1024
 
 
 class Gateway:
@@ -231,8 +233,11 @@ class Gateway:
                 if not batch:
                     return
                 if writer is not None:
-                    # Whole frames, all that is queued: one send_all, one syscall.
-                    await writer.write(batch[0] if len(batch) == 1 else b"".join(batch))
+                    # Whole frames, all that is queued, in few send_alls; each at most
+                    # WRITE_CHUNK_BYTES, so a close (a slow consumer's 1008) waits behind
+                    # one chunk, not a backlog of megabytes.
+                    for chunk in _chunks(batch, WRITE_CHUNK_BYTES):
+                        await writer.write(chunk)
                 else:
                     for frame in batch:
                         await ws.send_message(frame)
@@ -277,3 +282,21 @@ class Gateway:
     def close(self) -> None:
         if not self._memory:
             self._reader.close()
+
+
+def _chunks(frames: list[bytes], limit: int) -> Iterator[bytes]:
+    """Consecutive frames joined into pieces of at most ``limit`` bytes (a frame longer
+    than that is a piece of its own)."""
+    if len(frames) == 1:
+        yield frames[0]
+        return
+    piece: list[bytes] = []
+    size = 0
+    for frame in frames:
+        if piece and size + len(frame) > limit:
+            yield b"".join(piece)
+            piece, size = [], 0
+        piece.append(frame)
+        size += len(frame)
+    if piece:
+        yield b"".join(piece)
