@@ -21,9 +21,9 @@ class GatewayConfig:
     outbound_bytes: int = 16 * 1024 * 1024
     # Public market data (book, trades, instruments) is written to a connection at most
     # once per interval; answers, private channels and RFQ traffic go at once, taking any
-    # queued market data along, and so does a queue that is half full. Under load one write (and one wakeup of the reader)
-    # carries many updates; a quiet connection waits for nothing. 0: write each batch as
-    # it is released.
+    # queued market data along, and so does a queue that is half full. Under load one
+    # write (and one wakeup of the reader) carries many updates; a quiet connection waits
+    # for nothing. 0: write each batch as it is released.
     channel_interval_ms: float = 20.0
     ping_interval_s: float = 20.0
     pong_timeout_s: float = 60.0
