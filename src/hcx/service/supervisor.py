@@ -94,9 +94,10 @@ def _rebuild_window(journal: Journal, config: ServiceConfig, last_ts: int) -> Id
     repeat passes the stale check only while that client ts is within the window of the
     sequencer's time, which never goes below the journal's last ts. So records from
     last ts - window - future on are enough, whatever the clock does after the start."""
-    window = IdempotencyWindow(config.recv_window_ms, config.future_ms)
-    since = last_ts - config.recv_window_ms - _largest_future_ms(journal, config.future_ms)
-    window.add_all(journal.keys_since(since))
+    future_ms = _largest_future_ms(journal, config.future_ms)
+    # The same bound decides when the window lets a generation of keys go.
+    window = IdempotencyWindow(config.recv_window_ms, future_ms)
+    window.add_all(journal.keys_since(last_ts - config.recv_window_ms - future_ms))
     return window
 
 
