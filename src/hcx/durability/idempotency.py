@@ -95,25 +95,18 @@ class IdempotencyWindow:
 
     def add_all(self, rows: Iterable[tuple[int, int, int]]) -> None:
         """``add`` for every ``(seq, ts, key)``, in ts order: the rebuild at start, where
-        the window can hold millions of keys, so the probe is inlined."""
+        the window can hold millions of keys, so the newest table is looked up only when
+        a generation turns over."""
         generations = self._generations
         span = self.span_ms
         end = generations[-1][0] + span if generations else None
-        table = generations[-1][1] if generations else None
+        insert = generations[-1][1].insert if generations else None
         for seq, ts, key in rows:
-            if table is None or end is None or ts >= end:
+            if insert is None or end is None or ts >= end:
                 self._rotate(ts)
                 end = generations[-1][0] + span
-                table = generations[-1][1]
-            if (table.count + 1) * 2 > table.mask + 1:
-                table._grow()
-            keys, mask = table.keys, table.mask
-            slot = key & mask
-            while keys[slot]:
-                slot = (slot + 1) & mask
-            keys[slot] = key
-            table.seqs[slot] = seq
-            table.count += 1
+                insert = generations[-1][1].insert
+            insert(key, seq)
 
     def candidates(self, key: int) -> list[int]:
         """Seqs of remembered requests whose key hash equals ``key``, newest first."""
