@@ -222,7 +222,7 @@ class SoakReport:
             f"disconnects), {c.slow} slow consumers; peak hcx_connections "
             f"{self.peak_connections}",
             f"  slow consumers cut: {sum(1 for code, _ in self.slow_closes if code == 1008)}"
-            f"/{c.slow} with 1008, reasons {sorted(Counter(r for _, r in self.slow_closes))}; "
+            f"/{c.slow} with 1008, closes {sorted(Counter(self.slow_closes).items(), key=str)}; "
             f"cut at t = {', '.join(f'{t:.0f}' for t in self.slow_cut_at) or '-'} s",
             f"  orders: {self.orders} commands, {sum(self.rejections.values())} rejections "
             f"{dict(self.rejections)}, {len(self.trader_errors)} trader errors; journal "

@@ -27,6 +27,10 @@ class GatewayConfig:
     channel_interval_ms: float = 20.0
     ping_interval_s: float = 20.0
     pong_timeout_s: float = 60.0
+    # How long a connection the server cuts (slow consumer, heartbeat) has to take its
+    # 1008 close frame: a write already in progress to a consumer that stopped reading
+    # finishes only as it reads, and the close frame queues behind it.
+    close_timeout_s: float = 5.0
     order_rate_per_wallet: float = 10_000.0
     order_burst_per_wallet: float = 20_000.0
     message_rate_per_connection: float = 20_000.0

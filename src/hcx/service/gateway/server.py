@@ -254,7 +254,7 @@ class Gateway:
         await outbound.overflowed.wait()
         self.metrics.slow_consumers.inc()
         log.info("closing slow consumer %s", ws.remote)
-        with trio.move_on_after(1):
+        with trio.move_on_after(self.config.close_timeout_s):
             await ws.aclose(code=1008, reason=SLOW_CONSUMER_REASON)
         scope.cancel()
 
@@ -265,7 +265,7 @@ class Gateway:
                 with trio.move_on_after(self.config.pong_timeout_s) as timer:
                     await ws.ping()
                 if timer.cancelled_caught:
-                    with trio.move_on_after(1):
+                    with trio.move_on_after(self.config.close_timeout_s):
                         await ws.aclose(code=1008, reason="heartbeat timeout")
                     scope.cancel()
                     return
