@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from hcx.durability.idempotency import IdempotencyWindow, _Table, request_key
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hcx.durability.idempotency import _MOVE_STEP, IdempotencyWindow, _Table, request_key
 
 
 def test_remembers_keys_within_the_window_and_forgets_older_ones() -> None:
@@ -54,7 +57,8 @@ def test_bytes_per_key_stay_at_most_64() -> None:
 
 
 def test_rebuilding_in_bulk_remembers_what_adding_one_by_one_does() -> None:
-    """The start-up rebuild (``add_all``) inlines ``add``: same generations, same tables."""
+    """The start-up rebuild (``add_all``) inlines ``add``: same generations holding the
+    same keys (laid out differently: it moves a growing table's slots at once)."""
     rows = [(n + 1, n * 4, request_key("w", str(n))) for n in range(20_000)]
     rows.append((20_001, 19_999 * 4, rows[5][2]))  # a repeated key hash
     one_by_one = IdempotencyWindow(window_ms=60_000)
@@ -64,9 +68,68 @@ def test_rebuilding_in_bulk_remembers_what_adding_one_by_one_does() -> None:
     bulk.add_all(iter(rows))
     assert len(bulk._generations) == len(one_by_one._generations) > 1
     for (start_a, a), (start_b, b) in zip(bulk._generations, one_by_one._generations, strict=True):
-        assert (start_a, a.count, a.keys, a.seqs) == (start_b, b.count, b.keys, b.seqs)
+        assert (start_a, a.count) == (start_b, b.count)
+        assert a.old is None
+        assert _remembered(a) == _remembered(b)
     assert bulk.candidates(rows[5][2]) == [20_001, 6]
     # And it goes on from there like the other.
     bulk.add(request_key("w", "later"), 20_002, 20_000 * 4)
     one_by_one.add(request_key("w", "later"), 20_002, 20_000 * 4)
     assert len(bulk) == len(one_by_one) == 20_002
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=3_000), min_size=1, max_size=3_000))
+def test_a_growing_table_finds_every_seq_of_every_key_at_every_step(hashes: list[int]) -> None:
+    """Keys from a small space collide and repeat; growth moves old slots a few per
+    insert, and every lookup in between must still see each seq exactly once."""
+    table = _Table(16)
+    expected: dict[int, list[int]] = {}
+    for seq, raw in enumerate(hashes, start=1):
+        key = raw * 0x9E3779B1 - 2**40  # spread over the slots, some negative
+        table.insert(key, seq)
+        expected.setdefault(key, []).append(seq)
+        if table.old is not None or seq % 97 == 0:
+            for probe in (key, *list(expected)[:: max(1, len(expected) // 8)]):
+                found: list[int] = []
+                table.find(probe, found)
+                assert sorted(found) == expected[probe], (seq, probe)
+        slots = table.mask + 1
+        filled = sum(1 for at in range(slots) if table.keys[at])
+        assert filled * 2 <= slots  # never over half full, even while moving
+    assert table.count == len(hashes)
+
+
+def test_growing_moves_old_slots_a_few_per_insert() -> None:
+    table = _Table(1 << 12)
+    key = 1
+    while table.old is None:
+        table.insert(key, key)
+        key += 1
+    old = table.old
+    assert table.moved == 0 and old.mask + 1 == 1 << 12 and table.mask + 1 == 1 << 13
+    inserts = 0
+    while table.old is not None:
+        before = table.moved
+        table.insert(key, key)
+        key += 1
+        inserts += 1
+        assert table.old is None or table.moved - before == _MOVE_STEP
+    assert inserts == (1 << 12) // _MOVE_STEP
+    for probe in (1, 2_000, key - 1):
+        found: list[int] = []
+        table.find(probe, found)
+        assert found == [probe]
+
+
+def _remembered(table: _Table) -> set[tuple[int, int]]:
+    """Every (key, seq) a table holds, in its arrays and any old ones still moving."""
+    held = {(k, s) for k, s in zip(table.keys, table.seqs, strict=True) if k}
+    if table.old is not None:
+        old = table.old
+        held |= {
+            (k, s)
+            for at, (k, s) in enumerate(zip(old.keys, old.seqs, strict=True))
+            if k and at >= table.moved
+        }
+    return held

@@ -1,24 +1,31 @@
 """The window of remembered request keys, for exactly-once execution without an index.
 
 Every (wallet, request_id) sequenced within the receive window is remembered as a 64-bit
-key hash and the ``seq`` of its record, in open-addressing tables held in ``array('q')``
-(16 bytes a slot, at most half full: 32 bytes a key, where a dict of ints would cost
-about 100). A hash only nominates candidates: the caller confirms a hit against the
+key hash and the ``seq`` of its record, in open-addressing tables of signed 64-bit
+arrays (16 bytes a slot, at most half full: 32 bytes a key, where a dict of ints would
+cost about 100). A hash only nominates candidates: the caller confirms a hit against the
 stored record, so a collision can never return another request's result.
 
 Tables are generations of half a window each. A key must be found for as long as a repeat
 of it can still pass the ``ts`` check, i.e. until ``ts + window + future`` by the
 sequencer's clock; a generation is dropped once all of its keys are past that. A new
-generation is sized from the last one's count, so steady load never rehashes.
+generation is sized from the last one's count, so steady load never grows a table; a
+rising load does, a few slots per insert (no stall: see ``_Table``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from array import array
-from collections.abc import Iterable
+import mmap
+import struct
+from collections.abc import Callable, Iterable
 
 _MIN_SLOTS = 1 << 12
+# Old slots carried over into a growing table's new arrays per insert: enough that the
+# move ends (after a quarter of the old slots' count of inserts) long before the new
+# arrays fill to half, few enough to cost about a microsecond an insert while it lasts.
+_MOVE_STEP = 8
+UNTIL_END = 1 << 62
 
 
 def request_key(wallet: str, request_id: str) -> int:
@@ -30,17 +37,57 @@ def request_key(wallet: str, request_id: str) -> int:
     return key or 1
 
 
-class _Table:
-    __slots__ = ("count", "keys", "mask", "seqs")
+def _zeroed(slots: int) -> memoryview:
+    """``slots`` signed 64-bit zeros on pages the kernel maps on first touch: a table of
+    millions of slots is allocated in microseconds, where zero-filling an ``array``
+    stalled the sequencer for tens of milliseconds at each new generation."""
+    return memoryview(mmap.mmap(-1, 8 * slots)).cast("q")
+
+
+def _filled(read_into: Callable[[memoryview], None], slots: int) -> memoryview:
+    """``slots`` signed 64-bit values, their bytes written by ``read_into``."""
+    pages = mmap.mmap(-1, 8 * slots)
+    read_into(memoryview(pages))
+    return memoryview(pages).cast("q")
+
+
+# A window's header (window ms, future ms, generations), then each generation's
+# (start ts, key count, slots) followed by its key and seq arrays, native byte order: the
+# child that builds a window at start and the parent that reads it run on one machine.
+_HEADER = struct.Struct("=qqq")
+
+
+class _Slots:
+    """One pair of open-addressing arrays: key hashes (0 = empty) and their seqs."""
+
+    __slots__ = ("keys", "mask", "seqs")
 
     def __init__(self, slots: int) -> None:
-        self.keys = array("q", bytes(8 * slots))
-        self.seqs = array("q", bytes(8 * slots))
+        self.keys = _zeroed(slots)
+        self.seqs = _zeroed(slots)
         self.mask = slots - 1
+
+
+class _Table:
+    """Linear probing over ``_Slots``, kept at most half full. Growing never stops the
+    caller for a rehash: the new arrays take every new key at once, and each insert
+    carries ``_MOVE_STEP`` old slots over until none is left (a rehash of a generation
+    of millions of keys took longer than a hundred milliseconds in one go). While that
+    goes on, lookups search both, the old arrays only from the first slot not yet moved."""
+
+    __slots__ = ("count", "keys", "mask", "moved", "old", "seqs")
+
+    def __init__(self, slots: int) -> None:
+        arrays = _Slots(slots)
+        self.keys, self.seqs, self.mask = arrays.keys, arrays.seqs, arrays.mask
         self.count = 0
+        self.old: _Slots | None = None
+        self.moved = 0
 
     def insert(self, key: int, seq: int) -> None:
-        if (self.count + 1) * 2 > self.mask + 1:
+        if self.old is not None:
+            self._move_some()
+        elif (self.count + 1) * 2 > self.mask + 1:
             self._grow()
         keys, mask = self.keys, self.mask
         slot = key & mask
@@ -56,27 +103,59 @@ class _Table:
         while True:
             found = keys[slot]
             if not found:
-                return
+                break
             if found == key:
                 out.append(self.seqs[slot])
             slot = (slot + 1) & mask
+        old = self.old
+        if old is not None:
+            # Slots below ``moved`` are in the new arrays already; their probe chains
+            # are left whole here so the ones above stay reachable.
+            keys, mask, moved = old.keys, old.mask, self.moved
+            slot = key & mask
+            while True:
+                found = keys[slot]
+                if not found:
+                    return
+                if found == key and slot >= moved:
+                    out.append(old.seqs[slot])
+                slot = (slot + 1) & mask
 
     def _grow(self) -> None:
-        # ``insert``'s probe inlined: a window rebuilt at start grows its first table
-        # from the minimum size, and the re-inserts were half of that rebuild's time.
-        bigger = _Table(2 * (self.mask + 1))
-        keys, seqs, mask = bigger.keys, bigger.seqs, bigger.mask
-        for key, seq in zip(self.keys, self.seqs, strict=True):
+        old = _Slots.__new__(_Slots)
+        old.keys, old.seqs, old.mask = self.keys, self.seqs, self.mask
+        arrays = _Slots(2 * (self.mask + 1))
+        self.keys, self.seqs, self.mask = arrays.keys, arrays.seqs, arrays.mask
+        self.old, self.moved = old, 0
+
+    def _move_some(self) -> None:
+        self.move_until(self.moved + _MOVE_STEP)
+
+    def move_until(self, end: int) -> None:
+        """Carry the old slots below ``end`` over (all of them for a large ``end``: the
+        rebuild at start, which nobody waits on slot by slot)."""
+        old = self.old
+        if old is None:
+            return
+        start, end = self.moved, min(end, old.mask + 1)
+        keys, seqs, mask = self.keys, self.seqs, self.mask
+        for key, seq in zip(old.keys[start:end], old.seqs[start:end], strict=True):
             if key:
                 slot = key & mask
                 while keys[slot]:
                     slot = (slot + 1) & mask
                 keys[slot] = key
                 seqs[slot] = seq
-        self.keys, self.seqs, self.mask = keys, seqs, mask
+        if end > old.mask:
+            self.old, self.moved = None, 0
+        else:
+            self.moved = end
 
     def nbytes(self) -> int:
-        return 2 * self.keys.itemsize * len(self.keys)
+        held = self.keys.nbytes + self.seqs.nbytes
+        if self.old is not None:
+            held += self.old.keys.nbytes + self.old.seqs.nbytes
+        return held
 
 
 class IdempotencyWindow:
@@ -96,17 +175,19 @@ class IdempotencyWindow:
     def add_all(self, rows: Iterable[tuple[int, int, int]]) -> None:
         """``add`` for every ``(seq, ts, key)``, in ts order: the rebuild at start, where
         the window can hold millions of keys, so the newest table is looked up only when
-        a generation turns over."""
+        a generation turns over, and a table that grows moves its old slots at once."""
         generations = self._generations
         span = self.span_ms
         end = generations[-1][0] + span if generations else None
-        insert = generations[-1][1].insert if generations else None
+        table = generations[-1][1] if generations else None
         for seq, ts, key in rows:
-            if insert is None or end is None or ts >= end:
+            if table is None or end is None or ts >= end:
                 self._rotate(ts)
                 end = generations[-1][0] + span
-                insert = generations[-1][1].insert
-            insert(key, seq)
+                table = generations[-1][1]
+            table.insert(key, seq)
+            if table.old is not None:
+                table.move_until(UNTIL_END)
 
     def candidates(self, key: int) -> list[int]:
         """Seqs of remembered requests whose key hash equals ``key``, newest first."""
@@ -129,6 +210,36 @@ class IdempotencyWindow:
 
     def __len__(self) -> int:
         return sum(table.count for _, table in self._generations)
+
+    def write_to(self, write: Callable[[bytes | memoryview], object]) -> None:
+        """The window as bytes, for ``read_from`` (a table still growing finishes
+        moving its old slots first)."""
+        generations = self._generations
+        write(_HEADER.pack(self.window_ms, self.future_ms, len(generations)))
+        for start, table in generations:
+            table.move_until(UNTIL_END)
+            write(_HEADER.pack(start, table.count, table.mask + 1))
+            write(table.keys.cast("B"))
+            write(table.seqs.cast("B"))
+
+    @classmethod
+    def read_from(cls, read_into: Callable[[memoryview], None]) -> IdempotencyWindow:
+        """A window written by ``write_to``; ``read_into`` fills a buffer exactly."""
+        header = bytearray(_HEADER.size)
+        read_into(memoryview(header))
+        window_ms, future_ms, count = _HEADER.unpack(header)
+        window = cls(window_ms, future_ms)
+        for _ in range(count):
+            read_into(memoryview(header))
+            start, keys, slots = _HEADER.unpack(header)
+            if slots < 1 or slots & (slots - 1) or not 0 <= keys * 2 <= slots:
+                raise ValueError(f"a window table of {keys} keys in {slots} slots")
+            table = _Table.__new__(_Table)
+            table.keys = _filled(read_into, slots)
+            table.seqs = _filled(read_into, slots)
+            table.mask, table.count, table.old, table.moved = slots - 1, keys, None, 0
+            window._generations.append((start, table))
+        return window
 
     def nbytes(self) -> int:
         return sum(table.nbytes() for _, table in self._generations)

@@ -31,5 +31,4 @@ class ServiceConfig:
     future_ms: int = 1_000
     snapshot_every: int = 100_000
     snapshots_kept: int = 2
-    checkpoint_interval_s: float = 1.0
-    checkpoint_wal_frames: int = 4_096
+    checkpoint_interval_s: float = 0.25
