@@ -7,12 +7,14 @@ nothing; a corrupt journal refuses to start and names the record.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 
+from hcx.durability import window_build
 from hcx.durability.errors import JournalCorrupt
 from hcx.durability.journal import Journal
 from hcx.durability.records import chain_next, crc_of, decode_record
@@ -27,6 +29,32 @@ from hcx.service.sequencer import EngineFault
 from hcx.service.supervisor import Exchange, open_exchange
 from tests.durability.market import SYMBOL, listing, now_ms, order
 from tests.gates import CommitGate
+
+
+@dataclass
+class WindowBuilds:
+    in_child: bool
+    by_child: list[bool] = field(default_factory=list)  # per start: did the child build it
+
+    def check_last_start(self) -> None:
+        assert self.by_child and self.by_child[-1] is self.in_child
+
+
+@pytest.fixture(params=["here", "child"])
+def window_builds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> WindowBuilds:
+    """Starts rebuild the idempotency window in this process, or in the child process
+    whatever its size (a threshold of one key)."""
+    builds = WindowBuilds(in_child=request.param == "child")
+    monkeypatch.setattr(window_build, "PARALLEL_MIN_KEYS", 1 if builds.in_child else 1 << 62)
+    original = window_build.WindowBuild.result
+
+    def result(self: window_build.WindowBuild) -> Any:
+        window = original(self)
+        builds.by_child.append(self.built_by_child)
+        return window
+
+    monkeypatch.setattr(window_build.WindowBuild, "result", result)
+    return builds
 
 
 async def _setup(exchange: Exchange) -> None:
@@ -108,7 +136,7 @@ async def test_repeat_in_flight_waits_for_the_same_result(tmp_path: Path) -> Non
 
 
 async def test_repeat_after_commit_and_after_restart_gets_the_stored_result(
-    tmp_path: Path,
+    tmp_path: Path, window_builds: WindowBuilds
 ) -> None:
     path = str(tmp_path / "j.db")
     ts = now_ms()
@@ -121,6 +149,7 @@ async def test_repeat_after_commit_and_after_restart_gets_the_stored_result(
         assert isinstance(other_wallet, Reply) and isinstance(first, Reply)
         assert other_wallet.seq != first.seq and other_wallet.result.wallet == "bob"
     async with open_exchange(ServiceConfig(db=path)) as exchange:
+        window_builds.check_last_start()
         after_restart = await exchange.submit("alice", "r1", ts, order("buy", "90"))
         assert after_restart == first
         open_orders = await exchange.query(lambda engine: engine.open_orders("alice"))
@@ -297,7 +326,7 @@ async def test_journal_time_never_goes_backwards_across_a_restart(tmp_path: Path
 
 @pytest.mark.parametrize("late_ms", [0, 1])
 async def test_a_repeat_is_remembered_after_a_restart_for_as_long_as_it_can_pass(
-    tmp_path: Path, late_ms: int
+    tmp_path: Path, late_ms: int, window_builds: WindowBuilds
 ) -> None:
     """The window rebuilt at start holds every record a repeat could still reach: one
     sent with the latest ``ts`` allowed (sequencing time + future) passes the stale check
@@ -317,6 +346,7 @@ async def test_a_repeat_is_remembered_after_a_restart_for_as_long_as_it_can_pass
         later = await exchange.submit("bob", "later", clock.now_ms(), order("buy", "80"))
         assert isinstance(later, Reply) and later.result.status == "open"
     async with open_exchange(config, clock=clock) as exchange:
+        window_builds.check_last_start()
         again = await exchange.submit("alice", "edge", client_ts, order("buy", "90"))
         if late_ms:
             assert isinstance(again, Refusal) and again.code == "stale_request"
@@ -327,7 +357,7 @@ async def test_a_repeat_is_remembered_after_a_restart_for_as_long_as_it_can_pass
 
 
 async def test_lowering_future_ms_across_a_restart_keeps_every_reachable_key(
-    tmp_path: Path,
+    tmp_path: Path, window_builds: WindowBuilds
 ) -> None:
     """Requests sequenced under a larger ``future_ms`` can carry a ``ts`` that far ahead;
     after a restart with a smaller one, their repeats still find their records."""
@@ -344,6 +374,7 @@ async def test_lowering_future_ms_across_a_restart_keeps_every_reachable_key(
         await exchange.submit("bob", "later", clock.now_ms(), order("buy", "80"))
     strict = ServiceConfig(db=path, recv_window_ms=60_000, future_ms=1_000)
     async with open_exchange(strict, clock=clock) as exchange:
+        window_builds.check_last_start()
         again = await exchange.submit("alice", "ahead", client_ts, order("buy", "90"))
         assert again == first
         open_orders = await exchange.query(lambda engine: engine.open_orders("alice"))

@@ -21,10 +21,10 @@ import trio
 
 from hcx.durability.errors import DurabilityError
 from hcx.durability.group_commit import GroupCommitWriter
-from hcx.durability.idempotency import IdempotencyWindow
 from hcx.durability.journal import MEMORY, Journal, Row
 from hcx.durability.replay import Recovered, recover
 from hcx.durability.snapshots import snapshot_dir
+from hcx.durability.window_build import WindowBuild, WindowPlan
 from hcx.engine import Engine
 from hcx.engine.commands import Command
 from hcx.service.clock import Clock, WallClock
@@ -88,7 +88,7 @@ class Exchange:
         return self.sequencer.engine
 
 
-def _rebuild_window(journal: Journal, config: ServiceConfig, last_ts: int) -> IdempotencyWindow:
+def _window_plan(journal: Journal, config: ServiceConfig, last_ts: int) -> WindowPlan:
     """Every key a repeat can still reach. A request sequenced at ts carried a client ts
     of at most ts + future (the largest ``future_ms`` this journal was ever run with); a
     repeat passes the stale check only while that client ts is within the window of the
@@ -96,9 +96,14 @@ def _rebuild_window(journal: Journal, config: ServiceConfig, last_ts: int) -> Id
     last ts - window - future on are enough, whatever the clock does after the start."""
     future_ms = _largest_future_ms(journal, config.future_ms)
     # The same bound decides when the window lets a generation of keys go.
-    window = IdempotencyWindow(config.recv_window_ms, future_ms)
-    window.add_all(journal.keys_since(last_ts - config.recv_window_ms - future_ms))
-    return window
+    return WindowPlan(last_ts - config.recv_window_ms - future_ms, config.recv_window_ms, future_ms)
+
+
+def _last_ts(journal: Journal) -> int:
+    """The last record's ts as its row holds it, before replay has checked the row."""
+    last_seq, _ = journal.last()
+    row = journal.read(last_seq) if last_seq else None
+    return row[1] if row is not None and type(row[1]) is int else 0
 
 
 def _largest_future_ms(journal: Journal, future_ms: int) -> int:
@@ -161,7 +166,22 @@ async def open_exchange(
     reader = journal if in_memory else Journal(path, vfs=vfs)
     snapshots = None if in_memory else snapshot_dir(path)
     try:
-        recovered = recover(journal, snapshots, config.engine)
+        # The window needs only the journal: it is built beside the replay.
+        last_ts = _last_ts(journal)
+        window_build = WindowBuild.start(
+            journal, _window_plan(journal, config, last_ts), in_child=not in_memory and vfs is None
+        )
+        try:
+            recovered = recover(journal, snapshots, config.engine)
+            if recovered.engine.last_ts != last_ts:
+                # Only a row that replay did not read (one at the snapshot's seq) can
+                # disagree with the replayed state: the state decides.
+                window_build.abandon()
+                plan = _window_plan(journal, config, recovered.engine.last_ts)
+                window_build = WindowBuild.start(journal, plan, in_child=False)
+        except BaseException:
+            window_build.abandon()
+            raise
         log.info(
             "replay done: %d records after snapshot at seq %d, last seq %d, %.2fs",
             recovered.replayed,
@@ -169,7 +189,7 @@ async def open_exchange(
             recovered.last_seq,
             recovered.seconds,
         )
-        window = _rebuild_window(journal, config, recovered.engine.last_ts)
+        window = window_build.result()
         engine = recovered.engine
         snapshotter = (
             Snapshotter(engine, snapshots, config.snapshot_every, config.snapshots_kept)

@@ -1,0 +1,154 @@
+"""Rebuilding the idempotency window at start, beside replay, on the other core.
+
+The keys a restart must remember depend on the journal alone (every record from the last
+ts - window - future on), not on the replayed state, and rebuilding a million of them is
+about a second of Python. So for a large window a child process reads those rows and
+builds the tables while this process loads the snapshot and replays the tail; the tables
+come back over a pipe as their raw arrays. A small window, a journal in memory and one
+opened through a VFS of this process (fault injection) are built here. The child only
+saves time and decides nothing: if it fails in any way, or hands back a window of the
+wrong size, the window is built here instead.
+
+The child is ``main(DB, SINCE_TS, WINDOW_MS, FUTURE_MS)``: it writes the window to
+standard output.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import IO, cast
+
+import attrs
+
+from hcx.durability.idempotency import IdempotencyWindow
+from hcx.durability.journal import Journal
+
+log = logging.getLogger("hcx.window")
+
+# Not ``-m``: this module is imported on the way (``hcx`` imports the service), and
+# runpy warns about running a module that is already imported.
+_CHILD = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
+
+# Below this many keys a child's start-up (an interpreter and its imports, ~0.2 s on the
+# other core) costs more than building the window here.
+PARALLEL_MIN_KEYS = 100_000
+
+
+@attrs.frozen
+class WindowPlan:
+    since_ts: int
+    window_ms: int
+    future_ms: int
+
+
+def build_here(journal: Journal, plan: WindowPlan) -> IdempotencyWindow:
+    window = IdempotencyWindow(plan.window_ms, plan.future_ms)
+    window.add_all(journal.keys_since(plan.since_ts))
+    return window
+
+
+def keys_to_read(journal: Journal, since_ts: int) -> int:
+    first = journal.first_seq_from(since_ts)
+    return 0 if first is None else journal.last()[0] - first + 1
+
+
+class WindowBuild:
+    """A window being built: by a child process if one was started, else on ``result``."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        plan: WindowPlan,
+        expected: int,
+        child: subprocess.Popen[bytes] | None,
+    ) -> None:
+        self.journal = journal
+        self.plan = plan
+        self.expected = expected
+        self.child = child
+        self.built_by_child = False
+
+    @classmethod
+    def start(
+        cls, journal: Journal, plan: WindowPlan, *, in_child: bool, min_keys: int | None = None
+    ) -> WindowBuild:
+        expected = keys_to_read(journal, plan.since_ts)
+        threshold = PARALLEL_MIN_KEYS if min_keys is None else min_keys
+        child = None
+        if in_child and expected >= threshold:
+            command = [sys.executable, "-c", _CHILD, journal.path]
+            command += [str(plan.since_ts), str(plan.window_ms), str(plan.future_ms)]
+            try:
+                child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+            except OSError as exc:
+                log.warning("cannot start the window's child (%s): building it here", exc)
+        return cls(journal, plan, expected, child)
+
+    def result(self) -> IdempotencyWindow:
+        if self.child is not None:
+            try:
+                window = self._read_child(self.child)
+            except (OSError, ValueError) as exc:
+                log.warning("the window's child failed (%s): building it here", exc)
+            else:
+                self.built_by_child = True
+                return window
+        return build_here(self.journal, self.plan)
+
+    def abandon(self) -> None:
+        """Stop a child whose window is no longer wanted (the start failed)."""
+        if self.child is not None:
+            self.child.kill()
+            self.child.wait()
+            if self.child.stdout is not None:
+                self.child.stdout.close()
+
+    def _read_child(self, child: subprocess.Popen[bytes]) -> IdempotencyWindow:
+        stdout = child.stdout
+        assert stdout is not None
+        try:
+            window = IdempotencyWindow.read_from(_exact_reader(stdout))
+            if stdout.read(1):
+                raise ValueError("bytes after the window")
+        except BaseException:
+            child.kill()
+            raise
+        finally:
+            stdout.close()
+            status = child.wait()
+        if status != 0:
+            raise ValueError(f"exit status {status}")
+        if len(window) != self.expected:
+            raise ValueError(f"{len(window)} keys where the journal holds {self.expected}")
+        return window
+
+
+def _exact_reader(stream: IO[bytes]) -> Callable[[memoryview], None]:
+    reader = cast(io.BufferedReader, stream)  # what ``Popen`` gives for ``stdout=PIPE``
+
+    def read_into(buffer: memoryview) -> None:
+        filled = 0
+        while filled < len(buffer):
+            count = reader.readinto(buffer[filled:])
+            if not count:
+                raise ValueError("the window's child stopped before the end")
+            filled += count
+
+    return read_into
+
+
+def main(argv: list[str]) -> int:
+    path, since_ts, window_ms, future_ms = argv
+    journal = Journal(path, readonly=True)
+    try:
+        window = build_here(journal, WindowPlan(int(since_ts), int(window_ms), int(future_ms)))
+    finally:
+        journal.close()
+    out = sys.stdout.buffer
+    window.write_to(out.write)
+    out.flush()
+    return 0
