@@ -43,9 +43,10 @@ class WindowBuilds:
 @pytest.fixture(params=["here", "child"])
 def window_builds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> WindowBuilds:
     """Starts rebuild the idempotency window in this process, or in the child process
-    whatever its size (a threshold of one key)."""
+    whatever its size and the replay's (thresholds of one key and no records)."""
     builds = WindowBuilds(in_child=request.param == "child")
     monkeypatch.setattr(window_build, "PARALLEL_MIN_KEYS", 1 if builds.in_child else 1 << 62)
+    monkeypatch.setattr(window_build, "PARALLEL_MIN_TAIL", 0)
     original = window_build.WindowBuild.result
 
     def result(self: window_build.WindowBuild) -> Any:

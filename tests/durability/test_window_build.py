@@ -27,6 +27,12 @@ def _remembered(window: IdempotencyWindow) -> list[tuple[int, int, set[tuple[int
     return held
 
 
+@pytest.fixture(autouse=True)
+def child_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(window_build, "PARALLEL_MIN_KEYS", 1)
+    monkeypatch.setattr(window_build, "PARALLEL_MIN_TAIL", 0)
+
+
 @pytest.fixture
 def journal(tmp_path: Path) -> Journal:
     """A journal of 30,000 records over 90 s of keys (records' bodies do not matter here)."""
@@ -46,7 +52,7 @@ def _plan(journal: Journal) -> WindowPlan:
 
 def test_a_window_built_by_the_child_is_the_window_built_here(journal: Journal) -> None:
     plan = _plan(journal)
-    build = WindowBuild.start(journal, plan, in_child=True, min_keys=1)
+    build = WindowBuild.start(journal, plan, child_allowed=True, replay_tail=0)
     window = build.result()
     assert build.built_by_child
     here = build_here(journal, plan)
@@ -59,9 +65,15 @@ def test_a_window_built_by_the_child_is_the_window_built_here(journal: Journal) 
     assert window.candidates(request_key("w0", "new")) == [30_001]
 
 
-def test_small_windows_and_vfs_journals_are_built_here(journal: Journal) -> None:
-    assert WindowBuild.start(journal, _plan(journal), in_child=True).child is None  # < 100k
-    assert WindowBuild.start(journal, _plan(journal), in_child=False, min_keys=1).child is None
+def test_small_windows_short_replays_and_vfs_journals_are_built_here(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan(journal)
+    assert WindowBuild.start(journal, plan, child_allowed=False, replay_tail=10**6).child is None
+    monkeypatch.setattr(window_build, "PARALLEL_MIN_TAIL", 25_000)
+    assert WindowBuild.start(journal, plan, child_allowed=True, replay_tail=24_999).child is None
+    monkeypatch.setattr(window_build, "PARALLEL_MIN_KEYS", 20_335)  # the window holds 20,334
+    assert WindowBuild.start(journal, plan, child_allowed=True, replay_tail=10**6).child is None
 
 
 @pytest.mark.parametrize(
@@ -82,7 +94,7 @@ def test_a_failing_child_falls_back_to_building_here(
 ) -> None:
     monkeypatch.setattr(window_build, "_CHILD", child)
     plan = _plan(journal)
-    build = WindowBuild.start(journal, plan, in_child=True, min_keys=1)
+    build = WindowBuild.start(journal, plan, child_allowed=True, replay_tail=0)
     with caplog.at_level(logging.WARNING, logger="hcx.window"):
         window = build.result()
     assert not build.built_by_child
@@ -91,7 +103,7 @@ def test_a_failing_child_falls_back_to_building_here(
 
 
 def test_abandoning_a_build_stops_its_child(journal: Journal) -> None:
-    build = WindowBuild.start(journal, _plan(journal), in_child=True, min_keys=1)
+    build = WindowBuild.start(journal, _plan(journal), child_allowed=True, replay_tail=0)
     assert build.child is not None
     build.abandon()
     assert build.child.returncode is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 from typing import Any, TypeVar
 
 import apsw
@@ -23,7 +24,7 @@ from hcx.durability.errors import DurabilityError
 from hcx.durability.group_commit import GroupCommitWriter
 from hcx.durability.journal import MEMORY, Journal, Row
 from hcx.durability.replay import Recovered, recover
-from hcx.durability.snapshots import snapshot_dir
+from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.durability.window_build import WindowBuild, WindowPlan
 from hcx.engine import Engine
 from hcx.engine.commands import Command
@@ -99,6 +100,18 @@ def _window_plan(journal: Journal, config: ServiceConfig, last_ts: int) -> Windo
     return WindowPlan(last_ts - config.recv_window_ms - future_ms, config.recv_window_ms, future_ms)
 
 
+def _tail_to_replay(journal: Journal, snapshots: Path | None) -> int:
+    """Records after the newest snapshot (replay may find that one bad and go back)."""
+    last_seq, _ = journal.last()
+    newest = 0
+    for path in list_snapshots(snapshots) if snapshots is not None else []:
+        seq = int(path.stem) if path.stem.isdigit() else 0
+        if seq <= last_seq:
+            newest = seq
+            break
+    return last_seq - newest
+
+
 def _last_ts(journal: Journal) -> int:
     """The last record's ts as its row holds it, before replay has checked the row."""
     last_seq, _ = journal.last()
@@ -169,7 +182,10 @@ async def open_exchange(
         # The window needs only the journal: it is built beside the replay.
         last_ts = _last_ts(journal)
         window_build = WindowBuild.start(
-            journal, _window_plan(journal, config, last_ts), in_child=not in_memory and vfs is None
+            journal,
+            _window_plan(journal, config, last_ts),
+            child_allowed=not in_memory and vfs is None,
+            replay_tail=_tail_to_replay(journal, snapshots),
         )
         try:
             recovered = recover(journal, snapshots, config.engine)
@@ -178,7 +194,7 @@ async def open_exchange(
                 # disagree with the replayed state: the state decides.
                 window_build.abandon()
                 plan = _window_plan(journal, config, recovered.engine.last_ts)
-                window_build = WindowBuild.start(journal, plan, in_child=False)
+                window_build = WindowBuild.start(journal, plan, child_allowed=False, replay_tail=0)
         except BaseException:
             window_build.abandon()
             raise
