@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 _MIN_SLOTS = 1 << 12
 # Old slots carried over into a growing table's new arrays per insert: enough that the
-# move ends (after a quarter of the old slots' count of inserts) long before the new
+# move ends (after an eighth of the old slot count in inserts) long before the new
 # arrays fill to half, few enough to cost about a microsecond an insert while it lasts.
 _MOVE_STEP = 8
 UNTIL_END = 1 << 62
@@ -71,8 +71,8 @@ class _Slots:
 class _Table:
     """Linear probing over ``_Slots``, kept at most half full. Growing never stops the
     caller for a rehash: the new arrays take every new key at once, and each insert
-    carries ``_MOVE_STEP`` old slots over until none is left (a rehash of a generation
-    of millions of keys took longer than a hundred milliseconds in one go). While that
+    carries ``_MOVE_STEP`` old slots over until none is left (a rehash in one go took
+    30 ms at 130,000 keys, and grows with the table). While that
     goes on, lookups search both, the old arrays only from the first slot not yet moved."""
 
     __slots__ = ("count", "keys", "mask", "moved", "old", "seqs")

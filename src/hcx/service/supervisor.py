@@ -181,23 +181,27 @@ async def open_exchange(
     try:
         # The window needs only the journal: it is built beside the replay.
         last_ts = _last_ts(journal)
-        window_build = WindowBuild.start(
-            journal,
-            _window_plan(journal, config, last_ts),
-            child_allowed=not in_memory and vfs is None,
-            replay_tail=_tail_to_replay(journal, snapshots),
-        )
+        window_build: WindowBuild | None = None
+        with suppress(TypeError, ValueError):  # a malformed row: replay names it below
+            window_build = WindowBuild.start(
+                journal,
+                _window_plan(journal, config, last_ts),
+                child_allowed=not in_memory and vfs is None,
+                replay_tail=_tail_to_replay(journal, snapshots),
+            )
         try:
             recovered = recover(journal, snapshots, config.engine)
-            if recovered.engine.last_ts != last_ts:
-                # Only a row that replay did not read (one at the snapshot's seq) can
-                # disagree with the replayed state: the state decides.
-                window_build.abandon()
-                plan = _window_plan(journal, config, recovered.engine.last_ts)
-                window_build = WindowBuild.start(journal, plan, child_allowed=False, replay_tail=0)
         except BaseException:
-            window_build.abandon()
+            if window_build is not None:
+                window_build.abandon()
             raise
+        if window_build is None or recovered.engine.last_ts != last_ts:
+            # Only a row that replay did not read (one at the snapshot's seq) can
+            # disagree with the replayed state: the state decides.
+            if window_build is not None:
+                window_build.abandon()
+            plan = _window_plan(journal, config, recovered.engine.last_ts)
+            window_build = WindowBuild.start(journal, plan, child_allowed=False, replay_tail=0)
         log.info(
             "replay done: %d records after snapshot at seq %d, last seq %d, %.2fs",
             recovered.replayed,
