@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.e2e.conftest import Server, StartServer
-from tests.e2e.market import EXPIRY_MS, SYMBOL
+from tests.e2e.market import LISTING, SYMBOL
 from tests.fuzz.driver import Connection
 from tests.fuzz.frames import now_ms
 from tests.load.soak import free_port, read_metrics
@@ -59,17 +59,7 @@ def _command(connection: Connection, kind: str, **fields: Any) -> dict[str, Any]
 
 def _list_market(admin: Connection, wallets: tuple[str, ...]) -> int:
     """List SYMBOL, publish the index, fund ``wallets``; the last seq."""
-    listed = _command(
-        admin,
-        "CreateInstrument",
-        symbol=SYMBOL,
-        underlying="BTC",
-        expiry_ms=EXPIRY_MS,
-        strike="3000",
-        option="call",
-        tick_size="0.1",
-        lot_size="1",
-    )
+    listed = _command(admin, "CreateInstrument", **LISTING)
     assert listed["status"] == "ok", listed
     seq = _command(admin, "SetIndexPrice", underlying="BTC", price="3000")["seq"]
     for wallet in wallets:
@@ -384,15 +374,7 @@ def test_admin_commands_are_forbidden_to_traders_and_quoters(keyed_server: Serve
         attempts = [
             (
                 "CreateInstrument",
-                {
-                    "symbol": "BTC-20301231-3100-C",
-                    "underlying": "BTC",
-                    "expiry_ms": EXPIRY_MS,
-                    "strike": "3100",
-                    "option": "call",
-                    "tick_size": "0.1",
-                    "lot_size": "1",
-                },
+                {**LISTING, "symbol": "BTC-20301231-3100-C", "strike": "3100"},
             ),
             ("Deposit", {"wallet": "alice", "amount": "1000000"}),
             ("SetIndexPrice", {"underlying": "BTC", "price": "1"}),

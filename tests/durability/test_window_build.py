@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hcx.durability import window_build
-from hcx.durability.idempotency import UNTIL_END, IdempotencyWindow, _Table, request_key
+from hcx.durability.idempotency import IdempotencyWindow, _Table, request_key
 from hcx.durability.journal import Journal
 from hcx.durability.window_build import WindowBuild, WindowPlan, build_here
 
@@ -21,7 +22,7 @@ def _remembered(window: IdempotencyWindow) -> list[tuple[int, int, set[tuple[int
     """Per generation: its start, its count and every (key, seq) it can return."""
     held = []
     for start, table in window._generations:
-        table.move_until(UNTIL_END)
+        table.finish_moving()
         pairs = {(k, s) for k, s in zip(table.keys, table.seqs, strict=True) if k}
         held.append((start, table.count, pairs))
     return held
@@ -34,7 +35,7 @@ def child_for_any_size(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
+def journal(tmp_path: Path) -> Iterator[Journal]:
     """A journal of 30,000 records over 90 s of keys (records' bodies do not matter here)."""
     journal = Journal(str(tmp_path / "j.db"))
     rows = [
@@ -42,7 +43,8 @@ def journal(tmp_path: Path) -> Journal:
         for seq in range(1, 30_001)
     ]
     journal.append(rows)
-    return journal
+    yield journal
+    journal.close()
 
 
 def _plan(journal: Journal) -> WindowPlan:

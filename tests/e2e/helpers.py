@@ -1,14 +1,33 @@
-"""Helpers for reading subscriptions in e2e tests."""
+"""Helpers for reading subscriptions in e2e tests, and a connection that stops reading."""
 
 from __future__ import annotations
 
+import socket
 from typing import Any, TypeVar
 
 import trio
+from trio_websocket import WebSocketConnection, wrap_client_stream
 
 from hcx.client import Client, Subscription
 
 T = TypeVar("T")
+
+
+async def open_small_window_connection(nursery: trio.Nursery, port: int) -> WebSocketConnection:
+    """A JSON WebSocket with a 4 KiB receive buffer and a one-message client queue: once
+    its owner stops reading, the server's writes to it back up at once (a slow consumer)."""
+    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    await sock.connect(("127.0.0.1", port))
+    ws = await wrap_client_stream(
+        nursery,
+        trio.SocketStream(sock),
+        f"127.0.0.1:{port}",
+        "/ws",
+        subprotocols=["hcx.v1.json"],
+        message_queue_size=1,
+    )
+    return ws
 
 
 def queued(subscription: Subscription[T]) -> list[T]:

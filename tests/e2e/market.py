@@ -16,6 +16,16 @@ SYMBOL = expected_symbol("BTC", EXPIRY_MS, parse_decimal(STRIKE), "call")
 TICK = Decimal("0.1")
 FUNDS = "1000000"
 assert SYMBOL == "BTC-20301231-3000-C"
+# ``CreateInstrument``'s wire fields for SYMBOL, for tests that speak the protocol directly.
+LISTING = {
+    "symbol": SYMBOL,
+    "underlying": "BTC",
+    "expiry_ms": EXPIRY_MS,
+    "strike": STRIKE,
+    "option": "call",
+    "tick_size": str(TICK),
+    "lot_size": "1",
+}
 
 
 def now_ms() -> int:

@@ -17,12 +17,13 @@ import urllib.request
 from decimal import Decimal
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, wrap_client_stream
+from trio_websocket import ConnectionClosed, WebSocketConnection
 
 import hcx.client
 from hcx.client import Client, PlaceOrderRequest
 from hcx.client.messages import Side
 from tests.e2e.conftest import StartServer
+from tests.e2e.helpers import open_small_window_connection
 from tests.e2e.market import SYMBOL, list_market
 
 SLOW_CONSUMER = '{"error":"slow_consumer","recovery":"resubscribe"}'
@@ -60,17 +61,7 @@ async def _slow_closes(metrics_port: int) -> int:
 
 
 async def _slow_consumer(nursery: trio.Nursery, port: int) -> WebSocketConnection:
-    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    await sock.connect(("127.0.0.1", port))
-    ws = await wrap_client_stream(
-        nursery,
-        trio.SocketStream(sock),
-        f"127.0.0.1:{port}",
-        "/ws",
-        subprotocols=["hcx.v1.json"],
-        message_queue_size=1,
-    )
+    ws = await open_small_window_connection(nursery, port)
     await ws.send_message(json.dumps({"type": "Subscribe", "channel": "book", "symbol": SYMBOL}))
     assert json.loads(await ws.get_message())["type"] == "Subscribed"
     assert json.loads(await ws.get_message())["type"] == "BookSnapshot"

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import Server
-from tests.e2e.market import EXPIRY_MS, SYMBOL
+from tests.e2e.market import LISTING, SYMBOL
 
 CBOR = "hcx.v1.cbor"
 
@@ -85,16 +85,7 @@ async def _flow(url: str) -> None:
             authenticated = await peer.request({"type": "Authenticate", "wallet": wallet})
             assert authenticated["type"] == "Authenticated" and authenticated["wallet"] == wallet
 
-        listed = await admin.command(
-            "CreateInstrument",
-            symbol=SYMBOL,
-            underlying="BTC",
-            expiry_ms=EXPIRY_MS,
-            strike="3000",
-            option="call",
-            tick_size="0.1",
-            lot_size="1",
-        )
+        listed = await admin.command("CreateInstrument", **LISTING)
         assert (listed["type"], listed["status"]) == ("AdminResult", "ok")
         for wallet in ("alice", "bob"):
             funded = await admin.command("Deposit", wallet=wallet, amount="100000")

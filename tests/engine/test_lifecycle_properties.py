@@ -28,7 +28,6 @@ instrument settled leaves cash + fees exactly equal to deposits - withdrawals.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -71,7 +70,6 @@ from hcx.engine.outputs import (
     RfqResult,
     Trade,
 )
-from hcx.engine.snapshot import canonical_bytes
 
 from .helpers import EXPIRY_MS, START_TS, D, check_invariants, examples, state_without_clock
 from .test_properties import (
@@ -84,12 +82,12 @@ from .test_properties import (
     Listing,
     Mirror,
     Runner,
+    check_same_stream_same_outputs,
+    check_snapshot_restore_mid_stream,
     order_fields,
     order_ids,
-    outputs_as_data,
     prices,
     sizes,
-    state_view,
 )
 
 # --- the venue: three of four instruments expire within a typical stream -------------
@@ -305,8 +303,9 @@ class LifecycleRunner(Runner):
             command = attrs.evolve(command, expires_ms=self.ts + command.expires_ms)
         return self.engine.apply(Envelope(self.seq, self.ts, wallet, f"r{self.seq}", command))
 
-    def set_up(self) -> list[Output]:
-        return [self.apply(wallet, command) for wallet, command in setup_commands()]
+    @staticmethod
+    def setup_commands() -> list[tuple[str, Command]]:
+        return setup_commands()
 
 
 def new_runner(engine: Engine | None = None) -> LifecycleRunner:
@@ -573,40 +572,13 @@ def test_lifecycle_invariants_after_every_command(stream: list[Step]) -> None:
 @settings(max_examples=examples(60), deadline=None)
 @given(streams)
 def test_lifecycle_same_stream_same_outputs_and_digest(stream: list[Step]) -> None:
-    runs = []
-    for _ in range(2):
-        runner = new_runner()
-        outputs = runner.set_up()
-        outputs += [runner.apply(w, c, d) for w, c, d in stream]
-        runs.append((outputs, runner.engine.digest()))
-    (first, first_digest), (second, second_digest) = runs
-    assert first == second
-    assert outputs_as_data(first) == outputs_as_data(second)
-    assert first_digest == second_digest
+    check_same_stream_same_outputs(new_runner, stream)
 
 
 @settings(max_examples=examples(120), deadline=None)
 @given(streams, st.integers(0, 60))
 def test_lifecycle_snapshot_restore_mid_stream(stream: list[Step], split_at: int) -> None:
-    split_at = min(split_at, len(stream))
-    whole = new_runner()
-    whole.set_up()
-    expected = [whole.apply(w, c, d) for w, c, d in stream]
-
-    first = new_runner()
-    first.set_up()
-    for w, c, d in stream[:split_at]:
-        first.apply(w, c, d)
-    snapshot = json.loads(canonical_bytes(first.engine.snapshot()))
-    restored = Engine.restore(snapshot)
-    assert state_view(restored) == state_view(first.engine)
-    assert restored.digest() == first.engine.digest()
-    second = new_runner(restored)
-    second.ts = first.ts
-    rest = [second.apply(w, c, d) for w, c, d in stream[split_at:]]
-    assert rest == expected[split_at:]
-    assert state_view(restored) == state_view(whole.engine)
-    assert restored.digest() == whole.engine.digest()
+    check_snapshot_restore_mid_stream(new_runner, stream, split_at)
 
 
 @settings(max_examples=examples(120), deadline=None)

@@ -25,6 +25,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -302,7 +303,11 @@ class Runner:
         return self.engine.apply(Envelope(self.seq, self.ts, wallet, f"r{self.seq}", command))
 
     def set_up(self) -> list[Output]:
-        return [self.apply(wallet, command) for wallet, command in setup_commands()]
+        return [self.apply(wallet, command) for wallet, command in self.setup_commands()]
+
+    @staticmethod
+    def setup_commands() -> list[tuple[str, Command]]:
+        return setup_commands()
 
 
 class Mirror:
@@ -547,12 +552,11 @@ def test_invariants_and_event_mirror_after_every_command(stream: list[Step]) -> 
             )
 
 
-@settings(max_examples=examples(100), deadline=None)
-@given(streams)
-def test_same_stream_same_outputs_and_digest(stream: list[Step]) -> None:
+def check_same_stream_same_outputs(make_runner: Callable[[], Runner], stream: list[Step]) -> None:
+    """Two engines fed one stream give equal outputs and state digests."""
     runs = []
     for _ in range(2):
-        runner = Runner()
+        runner = make_runner()
         outputs = runner.set_up()
         outputs += [runner.apply(w, c, d) for w, c, d in stream]
         runs.append((outputs, runner.engine.digest()))
@@ -562,15 +566,17 @@ def test_same_stream_same_outputs_and_digest(stream: list[Step]) -> None:
     assert first_digest == second_digest
 
 
-@settings(max_examples=examples(200), deadline=None)
-@given(streams, st.integers(0, 70))
-def test_snapshot_restore_mid_stream(stream: list[Step], split_at: int) -> None:
+def check_snapshot_restore_mid_stream(
+    make_runner: Callable[[Engine | None], Runner], stream: list[Step], split_at: int
+) -> Engine:
+    """An engine restored from a snapshot taken after ``split_at`` commands goes on exactly
+    as the one that never stopped; the restored engine is returned for further checks."""
     split_at = min(split_at, len(stream))
-    whole = Runner()
+    whole = make_runner(None)
     whole.set_up()
     expected = [whole.apply(w, c, d) for w, c, d in stream]
 
-    first = Runner()
+    first = make_runner(None)
     first.set_up()
     for w, c, d in stream[:split_at]:
         first.apply(w, c, d)
@@ -580,12 +586,25 @@ def test_snapshot_restore_mid_stream(stream: list[Step], split_at: int) -> None:
     assert state_view(restored) == state_view(first.engine)
     assert restored.digest() == first.engine.digest()
     assert restored.last_seq == first.engine.last_seq
-    second = Runner(restored)
+    second = make_runner(restored)
     second.ts = first.ts
     rest = [second.apply(w, c, d) for w, c, d in stream[split_at:]]
     assert rest == expected[split_at:]
     assert state_view(restored) == state_view(whole.engine)
     assert restored.digest() == whole.engine.digest()
+    return restored
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(streams)
+def test_same_stream_same_outputs_and_digest(stream: list[Step]) -> None:
+    check_same_stream_same_outputs(Runner, stream)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(streams, st.integers(0, 70))
+def test_snapshot_restore_mid_stream(stream: list[Step], split_at: int) -> None:
+    restored = check_snapshot_restore_mid_stream(Runner, stream, split_at)
     check_invariants(restored, margins_current=False)
 
 

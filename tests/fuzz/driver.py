@@ -32,7 +32,7 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from tests.e2e.conftest import Server, launch
-from tests.e2e.market import EXPIRY_MS, SYMBOL
+from tests.e2e.market import LISTING, SYMBOL
 from tests.fuzz.frames import LAYOUT, WALLETS, Frame, Sub, now_ms
 
 SUBPROTOCOLS: dict[str, Subprotocol] = {
@@ -470,16 +470,7 @@ def setup_market(url: str) -> None:
             assert answer.get("status") in ("ok", "open", "filled"), answer
             return answer
 
-        command(
-            "CreateInstrument",
-            symbol=SYMBOL,
-            underlying="BTC",
-            expiry_ms=EXPIRY_MS,
-            strike="3000",
-            option="call",
-            tick_size="0.1",
-            lot_size="1",
-        )
+        command("CreateInstrument", **LISTING)
         command("SetIndexPrice", underlying="BTC", price="3000")
         for wallet in WALLETS:
             command("Deposit", wallet=wallet, amount="100000000")

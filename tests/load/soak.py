@@ -54,7 +54,6 @@ from trio_websocket import (
     ConnectionClosed,
     WebSocketConnection,
     connect_websocket_url,
-    wrap_client_stream,
 )
 
 import hcx.client
@@ -62,6 +61,7 @@ from hcx.client import Client, HcxError
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.numbers import parse_decimal
 from tests.e2e.conftest import Server, launch
+from tests.e2e.helpers import open_small_window_connection
 from tests.e2e.market import EXPIRY_MS
 
 SLOW_CONSUMER_REASON = '{"error":"slow_consumer","recovery":"resubscribe"}'
@@ -350,17 +350,7 @@ class Soak:
                 report.subscriber_disconnects.append(f"{exc.reason}")
 
     async def _slow_consumer(self, nursery: trio.Nursery, port: int) -> WebSocketConnection:
-        sock = trio.socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        await sock.connect(("127.0.0.1", port))
-        ws = await wrap_client_stream(
-            nursery,
-            trio.SocketStream(sock),
-            f"127.0.0.1:{port}",
-            "/ws",
-            subprotocols=["hcx.v1.json"],
-            message_queue_size=1,
-        )
+        ws = await open_small_window_connection(nursery, port)
         wanted = Counter({"Subscribed": len(self.symbols) + 1, "BookSnapshot": len(self.symbols)})
         for symbol in self.symbols:
             await ws.send_message(

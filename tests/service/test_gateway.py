@@ -14,16 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from trio_websocket import WebSocketConnection, open_websocket_url
 
-from hcx.engine.instruments import expected_symbol
-from hcx.engine.numbers import parse_decimal
 from hcx.service.app import Running, serve
 from hcx.service.config import ServiceConfig
 from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.server import _chunks
+from tests.e2e.market import LISTING, SYMBOL
 from tests.gates import CommitGate
-
-EXPIRY_MS = 1_924_905_600_000
-SYMBOL = expected_symbol("BTC", EXPIRY_MS, parse_decimal("3000"), "call")
 
 
 @pytest.fixture
@@ -54,16 +50,7 @@ async def _market(ws: WebSocketConnection) -> None:
     assert (await _rpc(ws, {"type": "Authenticate", "wallet": "admin"}))["role"] == "admin"
     listed = await _rpc(
         ws,
-        _command(
-            "CreateInstrument",
-            symbol=SYMBOL,
-            underlying="BTC",
-            expiry_ms=EXPIRY_MS,
-            strike="3000",
-            option="call",
-            tick_size="0.1",
-            lot_size="1",
-        ),
+        _command("CreateInstrument", **LISTING),
     )
     assert listed["status"] == "ok"
     for wallet in ("admin", "bob"):

@@ -25,7 +25,6 @@ _MIN_SLOTS = 1 << 12
 # move ends (after an eighth of the old slot count in inserts) long before the new
 # arrays fill to half, few enough to cost about a microsecond an insert while it lasts.
 _MOVE_STEP = 8
-UNTIL_END = 1 << 62
 
 
 def request_key(wallet: str, request_id: str) -> int:
@@ -129,14 +128,17 @@ class _Table:
         self.old, self.moved = old, 0
 
     def _move_some(self) -> None:
-        self.move_until(self.moved + _MOVE_STEP)
+        self._move_until(self.moved + _MOVE_STEP)
 
-    def move_until(self, end: int) -> None:
-        """Carry the old slots below ``end`` over (all of them for a large ``end``: the
-        rebuild at start, which nobody waits on slot by slot)."""
+    def finish_moving(self) -> None:
+        """Carry every old slot left over at once: for the rebuild at start, which
+        nobody waits on slot by slot, and before writing a table out."""
+        if self.old is not None:
+            self._move_until(self.old.mask + 1)
+
+    def _move_until(self, end: int) -> None:
         old = self.old
-        if old is None:
-            return
+        assert old is not None
         start, end = self.moved, min(end, old.mask + 1)
         keys, seqs, mask = self.keys, self.seqs, self.mask
         for key, seq in zip(old.keys[start:end], old.seqs[start:end], strict=True):
@@ -187,7 +189,7 @@ class IdempotencyWindow:
                 table = generations[-1][1]
             table.insert(key, seq)
             if table.old is not None:
-                table.move_until(UNTIL_END)
+                table.finish_moving()
 
     def candidates(self, key: int) -> list[int]:
         """Seqs of remembered requests whose key hash equals ``key``, newest first."""
@@ -217,7 +219,7 @@ class IdempotencyWindow:
         generations = self._generations
         write(_HEADER.pack(self.window_ms, self.future_ms, len(generations)))
         for start, table in generations:
-            table.move_until(UNTIL_END)
+            table.finish_moving()
             write(_HEADER.pack(start, table.count, table.mask + 1))
             write(table.keys.cast("B"))
             write(table.seqs.cast("B"))

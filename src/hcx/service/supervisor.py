@@ -100,9 +100,8 @@ def _window_plan(journal: Journal, config: ServiceConfig, last_ts: int) -> Windo
     return WindowPlan(last_ts - config.recv_window_ms - future_ms, config.recv_window_ms, future_ms)
 
 
-def _tail_to_replay(journal: Journal, snapshots: Path | None) -> int:
+def _tail_to_replay(last_seq: int, snapshots: Path | None) -> int:
     """Records after the newest snapshot (replay may find that one bad and go back)."""
-    last_seq, _ = journal.last()
     newest = 0
     for path in list_snapshots(snapshots) if snapshots is not None else []:
         seq = int(path.stem) if path.stem.isdigit() else 0
@@ -112,9 +111,8 @@ def _tail_to_replay(journal: Journal, snapshots: Path | None) -> int:
     return last_seq - newest
 
 
-def _last_ts(journal: Journal) -> int:
+def _last_ts(journal: Journal, last_seq: int) -> int:
     """The last record's ts as its row holds it, before replay has checked the row."""
-    last_seq, _ = journal.last()
     row = journal.read(last_seq) if last_seq else None
     return row[1] if row is not None and type(row[1]) is int else 0
 
@@ -180,14 +178,15 @@ async def open_exchange(
     snapshots = None if in_memory else snapshot_dir(path)
     try:
         # The window needs only the journal: it is built beside the replay.
-        last_ts = _last_ts(journal)
+        last_seq, _ = journal.last()
+        last_ts = _last_ts(journal, last_seq)
         window_build: WindowBuild | None = None
         with suppress(TypeError, ValueError):  # a malformed row: replay names it below
             window_build = WindowBuild.start(
                 journal,
                 _window_plan(journal, config, last_ts),
                 child_allowed=not in_memory and vfs is None,
-                replay_tail=_tail_to_replay(journal, snapshots),
+                replay_tail=_tail_to_replay(last_seq, snapshots),
             )
         try:
             recovered = recover(journal, snapshots, config.engine)
