@@ -68,7 +68,8 @@ from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.engine import EngineConfig, Envelope
 from hcx.service.config import DurabilityMode, ServiceConfig
 from hcx.service.entries import QueryItem, Refusal, Reply, Submission
-from hcx.service.supervisor import Exchange, open_exchange
+from hcx.service.exchange import Exchange
+from hcx.service.supervisor import open_exchange
 
 MODES: tuple[DurabilityMode, ...] = ("memory", "group", "sync")
 Item = tuple[str, str, int, Any]

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from hcx.durability.journal import Row
-from hcx.service.supervisor import Exchange
+from hcx.service.exchange import Exchange
 
 
 class CommitGate:

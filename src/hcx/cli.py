@@ -98,9 +98,9 @@ def serve(args: argparse.Namespace) -> int:
     import trio
 
     from hcx.durability.errors import DurabilityError, JournalCorrupt
+    from hcx.sequencing import EngineFault
     from hcx.service.app import configure_logging
     from hcx.service.app import serve as run
-    from hcx.service.sequencer import EngineFault
     from hcx.settings import SettingsError, load
 
     overrides: dict[str, dict[str, Any]] = {"service": {}, "gateway": {}, "top": {}}

@@ -42,7 +42,7 @@ async def test_backup_while_committing_is_a_consistent_prefix(tmp_path: Path) ->
                 )
             )
         assert done.returncode == 0, done.stderr
-        final_seq = exchange.sequencer.next_seq - 1
+        final_seq = exchange.sequencer.step.next_seq - 1
     journal = Journal(copy)
     recovered = recover(journal, None, EngineConfig())
     journal.close()

@@ -187,8 +187,8 @@ async def test_a_snapshot_of_a_lost_timeline_is_never_loaded(
         )
         with pytest.raises(DurabilityError):
             async with open_exchange(config, vfs=vfs.name) as exchange:
-                while exchange.sequencer.next_seq < seq:
-                    n = exchange.sequencer.next_seq
+                while exchange.sequencer.step.next_seq < seq:
+                    n = exchange.sequencer.step.next_seq
                     answer = await exchange.submit(
                         "admin", f"{wallet}-{n}", now_ms(), Deposit(wallet, n)
                     )

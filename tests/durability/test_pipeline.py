@@ -22,11 +22,12 @@ from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.engine import EngineConfig
 from hcx.engine.commands import Withdraw
+from hcx.sequencing import EngineFault
 from hcx.service.clock import SimClock
 from hcx.service.config import ServiceConfig
 from hcx.service.entries import Refusal, Reply
-from hcx.service.sequencer import EngineFault
-from hcx.service.supervisor import Exchange, open_exchange
+from hcx.service.exchange import Exchange
+from hcx.service.supervisor import open_exchange
 from tests.durability.market import SYMBOL, listing, now_ms, order
 from tests.gates import CommitGate
 
@@ -161,12 +162,12 @@ async def test_stale_and_future_requests_execute_nothing(tmp_path: Path) -> None
     path = str(tmp_path / "j.db")
     async with open_exchange(ServiceConfig(db=path, recv_window_ms=5_000)) as exchange:
         await _setup(exchange)
-        before = exchange.sequencer.next_seq
+        before = exchange.sequencer.step.next_seq
         late = await exchange.submit("alice", "late", now_ms() - 6_000, order("buy", "90"))
         early = await exchange.submit("alice", "early", now_ms() + 5_000, order("buy", "90"))
         assert isinstance(late, Refusal) and late.code == "stale_request"
         assert isinstance(early, Refusal) and early.code == "stale_request"
-        assert exchange.sequencer.next_seq == before
+        assert exchange.sequencer.step.next_seq == before
 
 
 async def test_group_mode_batches_and_sync_mode_commits_one_by_one(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.mark.parametrize(
     ("module", "function"),
-    [("hcx.settings", "load"), ("hcx.service.supervisor", "recover")],
+    [("hcx.settings", "load"), ("hcx.service.recovery", "recover")],
     ids=["while-loading-settings", "while-replaying"],
 )
 def test_sigterm_while_starting_stops_gracefully(

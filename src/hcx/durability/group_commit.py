@@ -15,18 +15,13 @@ nothing of the failing batch or after it is forwarded.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import trio
 
 from hcx.durability.errors import DurabilityError
 from hcx.durability.journal import Journal, Row
-
-
-class Committable(Protocol):
-    @property
-    def row(self) -> Row | None: ...
 
 
 @attrs.define

@@ -14,7 +14,7 @@ policy instead, so a checkpoint never lands inside a commit on the hot path.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import apsw
 
@@ -25,8 +25,22 @@ from hcx.durability.schema import migrate
 MEMORY = ":memory:"
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 
-# (seq, ts, key, record, crc, chain)
-Row = tuple[int, int, int, bytes, int, bytes]
+
+class Row(NamedTuple):
+    """One journal row: the command's ``seq`` and ``ts``, its request key, the record,
+    the record's CRC and the hash chain up to it."""
+
+    seq: int
+    ts: int
+    key: int
+    record: bytes
+    crc: int
+    chain: bytes
+
+
+# A row as SQLite hands it back, in ``Row``'s field order (replay reads millions and
+# unpacks them at once, so they are not wrapped).
+RawRow = tuple[int, int, int, bytes, int, bytes]
 
 
 class Journal:
@@ -60,7 +74,7 @@ class Journal:
 
     # --- writing -------------------------------------------------------------------
 
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(self, rows: Sequence[RawRow]) -> None:
         """Make ``rows`` durable in one transaction, or raise ``DurabilityError``."""
         connection = self.connection
         try:
@@ -113,7 +127,7 @@ class Journal:
         )
         return _row(rows[0]) if rows else None
 
-    def scan(self, after_seq: int = 0, batch: int = 4096) -> Iterator[Row]:
+    def scan(self, after_seq: int = 0, batch: int = 4096) -> Iterator[RawRow]:
         """Every record with ``seq > after_seq``, in order, read in chunks."""
         cursor_seq = after_seq
         while True:
@@ -124,9 +138,8 @@ class Journal:
             )
             if not rows:
                 return
-            # As SQLite hands them back (ints and bytes): converting each field cost
-            # replay a sixth of its non-engine time. A row of other types is garbage
-            # that replay reports as such.
+            # As SQLite hands them back, unconverted: replay, the hot reader, checks
+            # each field's type itself and reports a row of other types as garbage.
             yield from rows
             cursor_seq = int(rows[-1][0])
 
@@ -175,4 +188,4 @@ class Journal:
 
 
 def _row(row: Any) -> Row:
-    return int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), bytes(row[5])
+    return Row(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]), int(row[4]), bytes(row[5]))

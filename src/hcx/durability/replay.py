@@ -1,11 +1,11 @@
 """Rebuilding the engine from disk: the newest good snapshot, then the journal tail.
 
-Every record on the way is checked: its CRC, that seqs are contiguous, that its chain
-value follows from the previous one, and that re-applying its command through the engine
-reproduces its bytes exactly (result and events included). With ``verify_from_start``
-the whole journal is replayed from seq 1 and the state at each snapshot's seq must match
-that snapshot's digest. The first failure raises ``JournalCorrupt`` naming its seq.
-Replayed outputs are only compared, never re-sent.
+Every record on the way is checked by ``RecordVerifier``: its CRC, that seqs are
+contiguous, that its chain value follows from the previous one, and that re-applying its
+command through the engine reproduces its bytes exactly (result and events included).
+With ``verify_from_start`` the whole journal is replayed from seq 1 and the state at each
+snapshot's seq must match that snapshot's digest. The first failure raises
+``JournalCorrupt`` naming its seq. Replayed outputs are only compared, never re-sent.
 """
 
 from __future__ import annotations
@@ -19,14 +19,9 @@ import cbor2
 
 from hcx.durability.errors import JournalCorrupt
 from hcx.durability.journal import Journal
-from hcx.durability.records import (
-    GENESIS_CHAIN,
-    chain_next,
-    crc_of,
-    decode_for_replay,
-    reproduces,
-)
+from hcx.durability.records import GENESIS_CHAIN
 from hcx.durability.snapshots import digests_by_seq, load_latest
+from hcx.durability.verify import RecordVerifier
 from hcx.engine import Engine, EngineConfig
 from hcx.gc_policy import paused
 
@@ -74,7 +69,7 @@ def recover(
         # history: only one whose chain is the journal's at its seq counts.
         def chain_at(seq: int) -> bytes | None:
             row = journal.read(seq)
-            return row[5] if row is not None else None
+            return row.chain if row is not None else None
 
         if verify_from_start:
             expected_digests = digests_by_seq(snapshots, chain_at)
@@ -107,34 +102,14 @@ def _replay_tail(
     progress: Progress | None,
     progress_every: int,
 ) -> tuple[Engine, bytes, int]:
+    verifier = RecordVerifier(engine, chain, snapshot_seq, expected_digests)
+    verify = verifier.verify
     replayed = 0
-    expected_seq = snapshot_seq + 1
     for seq, ts, _key, blob, crc, stored_chain in journal.scan(snapshot_seq):
-        if seq != expected_seq:
-            raise JournalCorrupt(expected_seq, f"missing (next record is {seq})")
-        if type(blob) is not bytes or type(stored_chain) is not bytes:
-            raise JournalCorrupt(seq, "row holds no record (not a blob)")
-        if crc_of(blob) != crc:
-            raise JournalCorrupt(seq, "CRC mismatch")
-        chain = chain_next(chain, blob)
-        if chain != stored_chain:
-            raise JournalCorrupt(seq, "hash chain broken (record edited or reordered)")
-        try:
-            stored = decode_for_replay(blob)
-        except (ValueError, TypeError, cbor2.CBORDecodeError) as exc:
-            raise JournalCorrupt(seq, f"undecodable: {exc}") from exc
-        if stored.envelope.seq != seq or stored.envelope.ts_ms != ts:
-            raise JournalCorrupt(seq, "record disagrees with its row")
-        output = engine.apply(stored.envelope)
-        if not reproduces(blob, stored, output):
-            raise JournalCorrupt(seq, "replay diverged from the recorded result or events")
-        digest = expected_digests.get(seq)
-        if digest is not None and engine.digest() != digest:
-            raise JournalCorrupt(seq, "state digest differs from the snapshot taken here")
+        verify(seq, ts, blob, crc, stored_chain)
         replayed += 1
-        expected_seq = seq + 1
         if progress is not None and replayed % progress_every == 0:
             progress(replayed, last_seq - snapshot_seq)
-    if expected_seq <= last_seq:
-        raise JournalCorrupt(expected_seq, "missing")
-    return engine, chain, replayed
+    if verifier.last_seq < last_seq:
+        raise JournalCorrupt(verifier.last_seq + 1, "missing")
+    return engine, verifier.chain, replayed

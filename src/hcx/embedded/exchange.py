@@ -31,11 +31,11 @@ from hcx.engine import EngineConfig
 from hcx.protocol import SUBPROTOCOL_LOCAL
 from hcx.service.clock import Clock, SimClock, WallClock
 from hcx.service.config import ServiceConfig
+from hcx.service.exchange import Exchange
 from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.server import Gateway
 from hcx.service.local import local_pair
 from hcx.service.metrics import Metrics
-from hcx.service.supervisor import Exchange
 from hcx.service.supervisor import open_exchange as open_core
 
 # An embedded program is trusted and fast: no rate limits, no heartbeat.

@@ -21,10 +21,11 @@ import trio
 from hcx import gc_policy
 from hcx.service.clock import Clock, WallClock
 from hcx.service.config import ServiceConfig
+from hcx.service.exchange import Exchange
 from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.server import Gateway
 from hcx.service.metrics import Metrics
-from hcx.service.supervisor import Exchange, open_exchange
+from hcx.service.supervisor import open_exchange
 
 log = logging.getLogger("hcx")
 
@@ -141,7 +142,7 @@ async def _serve(
                         gateway.announce_shutdown()
                         listening.cancel_scope.cancel()
                     started = time.monotonic()
-                    await _drained(exchange)
+                    await exchange.drain()
                     with trio.move_on_after(2):
                         while any(s.outbound.queued_bytes for s in list(gateway.sessions)):
                             await trio.sleep(0.01)
@@ -150,12 +151,6 @@ async def _serve(
             finally:
                 gateway.close()
     log.info("shutdown complete")
-
-
-async def _drained(exchange: Exchange) -> None:
-    sequencer = exchange.sequencer
-    while sequencer.in_flight or exchange.releaser.released_seq < sequencer.next_seq - 1:
-        await trio.sleep(0.005)
 
 
 async def _wait_for_signal(

@@ -10,34 +10,14 @@ directly for refusals that reveal nothing, like a stale ``ts``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import trio
 
-from hcx.engine import Engine, Output
+from hcx.engine import Engine
 from hcx.engine.commands import Command
-from hcx.engine.outputs import Result
-
-
-@attrs.frozen
-class Reply:
-    """The answer to a command: its journal ``seq`` and its result."""
-
-    seq: int
-    result: Result
-
-
-@attrs.frozen
-class Refusal:
-    """A request that was not executed, with a protocol error code."""
-
-    code: str
-    message: str
-
-
-class Waiter(Protocol):
-    def resolve(self, answer: Any) -> None: ...
+from hcx.sequencing import JournalEntry, Refusal, Reply, Waiter
 
 
 class Pending:
@@ -77,27 +57,6 @@ class QueryItem:
 
 
 @attrs.define(slots=True, eq=False)
-class JournalEntry:
-    """A sequenced command: its journal row ``(seq, ts, key, record, crc, chain)``,
-    built once by the sequencer, and who waits for its result."""
-
-    seq: int
-    row: tuple[int, int, int, bytes, int, bytes]
-    wallet: str
-    request_id: str
-    output: Output
-    waiters: list[Waiter]
-
-    @property
-    def record(self) -> bytes:
-        return self.row[3]
-
-    @property
-    def chain(self) -> bytes:
-        return self.row[5]
-
-
-@attrs.define(slots=True, eq=False)
 class QueryEntry:
     answer: Any
     waiter: Waiter
@@ -108,3 +67,15 @@ class QueryEntry:
 
 
 Entry = JournalEntry | QueryEntry
+
+__all__ = [
+    "Entry",
+    "JournalEntry",
+    "Pending",
+    "QueryEntry",
+    "QueryItem",
+    "Refusal",
+    "Reply",
+    "Submission",
+    "Waiter",
+]

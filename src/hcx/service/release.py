@@ -4,7 +4,7 @@ The release stage receives batches only from the group-commit writer, after thei
 COMMIT returned, and in sequence order. Here, and only here, results are handed to their
 waiters and outputs to the publishers (market data, private channels, standbys). A
 read's answer is released in the same stream, so it never shows an effect that is not
-yet durable.
+yet durable. It never sequences, commits or reads the engine.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 import trio
 
 from hcx.service.entries import Entry, JournalEntry, Reply
-from hcx.service.sequencer import Sequencer
 
 Publisher = Callable[[list[JournalEntry]], None]
 
@@ -24,26 +23,32 @@ class Releaser:
     def __init__(
         self,
         committed: trio.MemoryReceiveChannel[list[Entry]],
-        sequencer: Sequencer,
+        released_seq: int,
+        settle: Callable[[int], None],
         publishers: list[Publisher],
     ) -> None:
         self.committed = committed
-        self.sequencer = sequencer
+        self.released_seq = released_seq
+        # Told each seq as it is durable, so that repeats read it back from the journal.
+        self.settle = settle
         self.publishers = publishers
-        self.released_seq = sequencer.next_seq - 1
+        # Set once the writer has closed its channel and everything it sent is released.
+        self.finished = trio.Event()
 
     async def run(self) -> None:
-        async with self.committed:
-            async for entries in self.committed:
-                self.release(entries)
+        try:
+            async with self.committed:
+                async for entries in self.committed:
+                    self.release(entries)
+        finally:
+            self.finished.set()
 
     def release(self, entries: list[Any]) -> None:
-        in_flight = self.sequencer.in_flight
+        settle = self.settle
         journaled: list[JournalEntry] = []
         for entry in entries:
             if type(entry) is JournalEntry:
-                # Durable now: repeats read it back from the journal from here on.
-                in_flight.pop(entry.seq, None)
+                settle(entry.seq)
                 journaled.append(entry)
                 reply = Reply(entry.seq, entry.output.result)
                 for waiter in entry.waiters:

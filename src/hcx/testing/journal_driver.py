@@ -45,7 +45,8 @@ from hcx.engine.instruments import expected_symbol
 from hcx.engine.numbers import parse_decimal
 from hcx.service.config import ServiceConfig
 from hcx.service.entries import Refusal, Reply
-from hcx.service.supervisor import Exchange, open_exchange
+from hcx.service.exchange import Exchange
+from hcx.service.supervisor import open_exchange
 
 ADMIN = "admin"
 UNDERLYING = "ETH"

@@ -28,6 +28,7 @@ from hcx.durability.journal import MEMORY, Journal
 from hcx.durability.records import decode_output_object, decode_record
 from hcx.protocol import SUBPROTOCOL_CBOR, SUBPROTOCOL_JSON
 from hcx.service.clock import Clock
+from hcx.service.exchange import Exchange
 from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.fanout import CHANNEL_OF_EVENT, Fanout
 from hcx.service.gateway.keys import KeyStore
@@ -37,7 +38,6 @@ from hcx.service.gateway.rfq import RfqDesk
 from hcx.service.gateway.session import Session
 from hcx.service.gateway.wire import RawWriter, raw_writer
 from hcx.service.metrics import Metrics
-from hcx.service.supervisor import Exchange
 
 log = logging.getLogger("hcx.gateway")
 WS_PATH = "/ws"

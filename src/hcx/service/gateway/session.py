@@ -293,12 +293,12 @@ class Session:
         if sum(x is not None for x in (order_id, client_id, request_id)) != 1:
             raise invalid_field("order_id", "give exactly one of order_id, client_id, request_id")
         recent = self.gateway.fanout.recent_orders
-        sequencer = self.gateway.exchange.sequencer
+        exchange = self.gateway.exchange
 
         def read(engine: Engine) -> Any:
             wanted = order_id
             if request_id is not None:
-                stored = sequencer.stored_result(wallet, request_id)
+                stored = exchange.stored_result(wallet, request_id)
                 wanted = getattr(stored, "order_id", None)
                 if wanted is None:
                     return ProtocolError("not_found", "no order was placed by that request")
