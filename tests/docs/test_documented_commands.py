@@ -189,6 +189,7 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
             "names a command in the prose (what a program or the reader runs), not a line to copy"
         ),
     ),
+    (r"\.venv/bin/hcx", Skip("says where the `hcx` command is in a checkout")),
     (
         r"hcx serve --db hcx\.db --port 8765( .*)?",
         Skip(
