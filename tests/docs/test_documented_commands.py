@@ -116,14 +116,17 @@ def _ws(command: str, out: str) -> None:
         r"subscribers \(cost -?[\d.]+%\); each subscriber read [\d,]+ to [\d,]+ book updates, "
         r"gaps 0, cut off 0$"
     )
+    cpu = (
+        r"^  crowd: server CPU [\d,]+ us an order alone, [\d,]+ us with the bystanders "
+        r"\([-+]\d+%\); load average [\d.]+ on \d+ cores$"
+    )
+    _lines(crowd, cpu)(command, out)
     if "--phases crowd" in command:
-        _lines(crowd)(command, out)
         assert "single:" not in out and "bulk50:" not in out
     else:
         _lines(
             r"^ single: [\d,]+ orders/s; at half rate: p50 [\d.]+ ms, p99 [\d.]+ ms$",
             r"^ bulk50: [\d,]+ orders/s; at half rate: p50 [\d.]+ ms, p99 [\d.]+ ms$",
-            crowd,
         )(command, out)
 
 
