@@ -453,7 +453,8 @@ async def crowd_phase(args: argparse.Namespace, wallets: list[str], workdir: Pat
             cpu, started = server.cpu_seconds(), trio.current_time()
             crowded, _ = await phase(server.url, args.connections, args.seconds, 1, None, 64)
             crowded_cpu = server.cpu_seconds() - cpu
-            crowded_orders = crowded * (trio.current_time() - started)
+            crowded_seconds = trio.current_time() - started
+            crowded_orders = crowded * crowded_seconds
         finally:
             seen = await crowd.finish()
     finally:
@@ -462,6 +463,11 @@ async def crowd_phase(args: argparse.Namespace, wallets: list[str], workdir: Pat
     # Server CPU per order depends far less than orders/s on what else the machine runs.
     quiet_us = quiet_cpu / quiet_orders * 1e6
     crowded_us = crowded_cpu / crowded_orders * 1e6
+    # What the bystanders take of the server's CPU beside the orders it served meanwhile:
+    # nearly fixed per second (fan-out is paced by channel_interval_ms), so it is the
+    # figure that survives a busy machine; on a quiet one the server is CPU-bound on one
+    # core and the orders lose about this share.
+    crowd_core = crowded_cpu / crowded_seconds - quiet_us / 1e6 * crowded
     print(
         f"  crowd: {quiet:,.0f} orders/s alone, {crowded:,.0f} with "
         f"{args.idle} idle connections and {args.subscribers} book subscribers "
@@ -472,7 +478,8 @@ async def crowd_phase(args: argparse.Namespace, wallets: list[str], workdir: Pat
     )
     print(
         f"  crowd: server CPU {quiet_us:,.0f} us an order alone, {crowded_us:,.0f} us with "
-        f"the bystanders ({crowded_us / quiet_us - 1:+.0%}); load average "
+        f"the bystanders ({crowded_us / quiet_us - 1:+.0%}); the bystanders' own share "
+        f"{crowd_core:.2f} of a core; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
         flush=True,
     )
@@ -482,6 +489,7 @@ async def crowd_phase(args: argparse.Namespace, wallets: list[str], workdir: Pat
         "cost": round(cost, 3),
         "cpu_us_quiet": round(quiet_us, 1),
         "cpu_us_crowded": round(crowded_us, 1),
+        "crowd_core": round(crowd_core, 3),
         **seen,
     }
 

@@ -118,7 +118,8 @@ def _ws(command: str, out: str) -> None:
     )
     cpu = (
         r"^  crowd: server CPU [\d,]+ us an order alone, [\d,]+ us with the bystanders "
-        r"\([-+]\d+%\); load average [\d.]+ on \d+ cores$"
+        r"\([-+]\d+%\); the bystanders' own share -?[\d.]+ of a core; load average [\d.]+ on "
+        r"\d+ cores$"
     )
     _lines(crowd, cpu)(command, out)
     if "--phases crowd" in command:
