@@ -175,20 +175,19 @@ def shape(line: str) -> str:
 def missing_shape(shown_text: str, output: str) -> str | None:
     """None if ``output`` holds the shown lines' shapes in order (a run of shown lines of
     one shape matches one or more output lines); else the first shown line not found."""
-    patterns: list[str] = []
+    expected: list[tuple[str, re.Pattern[str]]] = []
     for line in shown_text.strip("\n").splitlines():
         pattern = shape(line.rstrip())
-        if not patterns or patterns[-1] != pattern:
-            patterns.append(pattern)
+        if not expected or expected[-1][1].pattern != pattern:
+            expected.append((line, re.compile(pattern)))
     lines = [line.rstrip() for line in output.splitlines()]
     index = 0
-    for number, pattern in enumerate(patterns):
-        compiled = re.compile(pattern)
+    for number, (line, compiled) in enumerate(expected):
         if number == 0:
             while index < len(lines) and not compiled.fullmatch(lines[index]):
                 index += 1
         if index >= len(lines) or not compiled.fullmatch(lines[index]):
-            return pattern
+            return line
         while index < len(lines) and compiled.fullmatch(lines[index]):
             index += 1
     return None

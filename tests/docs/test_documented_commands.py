@@ -19,12 +19,13 @@ import re
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tests.docs import outputs
 from tests.docs.documented import (
     PROGRAM_DIRS,
     ROOT,
@@ -37,8 +38,6 @@ from tests.docs.documented import (
     snippets,
 )
 from tests.docs.sandbox import Sandbox, copy_into, free_port
-
-Check = Callable[[str, str], None]  # (command as run, stdout)
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class Run:
     smallest: dict[str, int | float | str] = field(default_factory=dict)
     replace: tuple[tuple[str, str], ...] = ()
     shows: str | None = None  # the first words of the output block the document shows
-    check: Check | None = None
+    check: outputs.Check | None = None
     journal: bool = False  # needs ./hcx.db with history and a key (``journal`` fixture)
     timeout: float = 120
 
@@ -68,100 +67,6 @@ class Serve:
     """``hcx serve`` with everything: started, checked, stopped with SIGTERM."""
 
     replace: tuple[tuple[str, str], ...]
-
-
-# --- structure of outputs ----------------------------------------------------------------
-
-
-def _lines(*patterns: str) -> Check:
-    def check(command: str, out: str) -> None:
-        for pattern in patterns:
-            assert re.search(pattern, out, re.M), f"{pattern!r} not in the output of {command}"
-
-    return check
-
-
-def _engine(command: str, out: str) -> None:
-    _lines(
-        r"^stream: \d+ commands \(",
-        r"^apply: +[\d,]+ commands/s",
-        r"^latency per apply: p50 [\d.]+ us, p99 [\d.]+ us, p99\.9 [\d.]+ us$",
-        r"^trades \d+, cancels ok \d+, replaces ok \d+$",
-        r"^state digest [0-9a-f]{64}$",
-    )(command, out)
-    if "--resting 0" not in command:
-        _lines(r"^memory: [\d.]+ MB retained for \d+ resting orders")(command, out)
-    if "--json" in command:
-        figures = json.loads(out.strip().splitlines()[-1])
-        assert figures["commands"] > 0, figures
-
-
-def _durability(command: str, out: str) -> None:
-    for mode in ("memory", "group", "sync"):
-        _lines(rf"^ *{mode} throughput: +[\d,]+ commands/s", rf"^ *{mode} latency: +p50 ")(
-            command, out
-        )
-    _lines(r"^restart, best case:", r"^restart, worst case:", r"^idempotency window:")(command, out)
-    goals = re.findall(r"^(PASS|MISS)  ", out, re.M)
-    assert len(goals) >= 6, out
-    if "--json" in command:
-        figures = json.loads(out.strip().splitlines()[-1])
-        assert set(figures["modes"]) == {"memory", "group", "sync"}
-        assert figures["replay_records"] > 0 and figures["window_keys"] > 0
-
-
-def _ws(command: str, out: str) -> None:
-    crowd = (
-        r"^  crowd: [\d,]+ orders/s alone, [\d,]+ with \d+ idle connections and \d+ book "
-        r"subscribers \(cost -?[\d.]+%\); each subscriber read [\d,]+ to [\d,]+ book updates, "
-        r"gaps 0, cut off 0$"
-    )
-    cpu = (
-        r"^  crowd: server CPU [\d,]+ us an order alone, [\d,]+ us with the bystanders "
-        r"\([-+]\d+%\); the bystanders' own share -?[\d.]+ of a core; load average [\d.]+ on "
-        r"\d+ cores$"
-    )
-    _lines(crowd, cpu)(command, out)
-    if "--phases crowd" in command:
-        assert "single:" not in out and "bulk50:" not in out
-    else:
-        _lines(
-            r"^ single: [\d,]+ orders/s; at half rate: p50 [\d.]+ ms, p99 [\d.]+ ms$",
-            r"^ bulk50: [\d,]+ orders/s; at half rate: p50 [\d.]+ ms, p99 [\d.]+ ms$",
-        )(command, out)
-
-
-def _simulator(command: str, out: str) -> None:
-    lines = out.splitlines()
-    assert lines[0].split() == ["agent", "cash", "P&L", "volume", "fees"], out
-    assert [line.split()[0] for line in lines[1:6]] == [
-        "maker",
-        "noise-1",
-        "noise-2",
-        "noise-3",
-        "rfq-taker",
-    ], out
-    _lines(r"^index settled at [\d.]+; \d+ RFQ blocks, \d+ MMP trips; ", r"^state digest ")(
-        command, out
-    )
-
-
-def _replay(command: str, out: str) -> None:
-    _lines(
-        r"^records replayed: \d+ \(from snapshot at seq \d+\)$",
-        r"^final seq: [1-9]\d*$",
-        r"^digest: [0-9a-f]{64}$",
-        r"^time: [\d.]+s \([\d,]+ records/s\)$",
-    )(command, out)
-
-
-def _backup(command: str, out: str) -> None:
-    target = re.search(r"^copied \d+ pages to (\S+)$", out, re.M)
-    assert target, out
-    if "--to" not in command:
-        assert re.fullmatch(r"hcx-backup-\d{8}T\d{6}Z\.db", target.group(1)), target.group(1)
-    if "--verify" in command:
-        _replay(command, out)
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -215,28 +120,30 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
     ),
     (
         r"hcx keys create --db hcx\.db --wallet alice --role trader",
-        Run(journal=True, check=_lines(r"^wallet alice role trader$", r"^key hcx_\S+$")),
+        Run(journal=True, check=outputs.lines(r"^wallet alice role trader$", r"^key hcx_\S+$")),
     ),
     (
         r"hcx keys list +--db hcx\.db( --wallet alice)?",
-        Run(journal=True, check=_lines(r"^[0-9a-f]+  alice  trader  active$")),
+        Run(journal=True, check=outputs.lines(r"^[0-9a-f]+  alice  trader  active$")),
     ),
     (
         r"hcx keys revoke --db hcx\.db --key-id 3f9c0a…",
-        Run(replace=(("3f9c0a…", "{key_id}"),), journal=True, check=_lines(r"^revoked \w+$")),
+        Run(
+            replace=(("3f9c0a…", "{key_id}"),), journal=True, check=outputs.lines(r"^revoked \w+$")
+        ),
     ),
-    (r"hcx backup( --verify)?", Run(journal=True, check=_backup)),
+    (r"hcx backup( --verify)?", Run(journal=True, check=outputs.backup)),
     (
         r"hcx backup --db hcx\.db --to /backups/.+ --verify",
-        Run(replace=(("/backups/", "{sandbox}/backups/"),), journal=True, check=_backup),
+        Run(replace=(("/backups/", "{sandbox}/backups/"),), journal=True, check=outputs.backup),
     ),
     (
         r"hcx replay( --db (hcx\.db|PATH))?( --verify)?",
-        Run(replace=((" PATH", " hcx.db"),), journal=True, check=_replay),
+        Run(replace=((" PATH", " hcx.db"),), journal=True, check=outputs.replay),
     ),
     (
         r"\.venv/bin/python benchmarks/engine_bench\.py.*",
-        Run(smallest=ENGINE_SMALL, check=_engine),
+        Run(smallest=ENGINE_SMALL, check=outputs.engine),
     ),
     (
         r"\.venv/bin/python benchmarks/durability_bench\.py.*",
@@ -253,14 +160,14 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
                 "--window-seconds": 1,
                 "--restart-journal": "{sandbox}/tmp/restart.db",
             },
-            check=_durability,
+            check=outputs.durability,
         ),
     ),
     (
         r"\.venv/bin/python benchmarks/ws_bench\.py.*",
         Run(
             smallest={"--seconds": 1, "--connections": 2, "--idle": 20, "--subscribers": 4},
-            check=_ws,
+            check=outputs.ws,
         ),
     ),
     (
@@ -280,7 +187,7 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
         Run(
             smallest={"--frames": 200},
             shows="fuzz:",
-            check=_lines(r"^fuzz: 200 frames \(100 malformed, 100 mixed\), "),
+            check=outputs.lines(r"^fuzz: 200 frames \(100 malformed, 100 mixed\), "),
         ),
     ),
     (
@@ -299,7 +206,7 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
     ),
     (
         r"\.venv/bin/python examples/simulator\.py.*",
-        Run(smallest={"--steps": 10}, check=_simulator),
+        Run(smallest={"--steps": 10}, check=outputs.simulator),
     ),
     (
         r"(benchmarks|scripts|examples)/\S+\.py .*",
@@ -455,7 +362,7 @@ def test_documented_command_runs(
     assert "Traceback" not in done.stderr, done.stderr
     if rule.shows:
         missing = missing_shape(_shown_output(rule.shows), done.stdout)
-        assert missing is None, f"{command}: no line of the shape {missing!r} in\n{done.stdout}"
+        assert missing is None, f"{command}: nothing shaped like {missing!r} in\n{done.stdout}"
     if rule.check:
         rule.check(command, done.stdout)
 
@@ -545,7 +452,7 @@ def test_readme_client_snippet_against_make_runs_demo(sandbox: Sandbox) -> None:
         code = demo.stop()
     assert code == 0, str(demo)
     assert done.returncode == 0, done.stderr
-    _lines(
+    outputs.lines(
         r"^best bid/ask \(Decimal\('[\d.]+'\), Decimal\('[\d.]+'\)\) \(Decimal",  # a live book
         r"^(filled|canceled) [\d.]+$",  # an IOC is filled or its remainder canceled
         r"^Amounts\(total=Decimal\('[\d.]+'\), available=",
