@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,8 @@ class Serve:
 # --- the rules ---------------------------------------------------------------------------
 
 SANDBOX_PATHS = (("/tmp/", "{sandbox}/tmp/"),)
+WORKERS = 3  # commands run at once
+Done = subprocess.CompletedProcess[str]
 ENGINE_SMALL: dict[str, int | float | str] = {
     "--commands": 2000,
     "--wallets": 50,
@@ -194,12 +197,12 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
         r"\.venv/bin/python scripts/soak\.py.*",
         Run(
             smallest={
-                "--minutes": 0.1,
+                "--minutes": 0.15,
                 "--connections": 10,
                 "--subscribers": 4,
                 "--slow": 1,
                 "--sample": 1,
-                "--outbound-messages": 20,
+                "--outbound-messages": 100,
             },
             shows="soak:",
         ),
@@ -345,10 +348,9 @@ def _shown_output(prefix: str) -> str:
     return block
 
 
-@pytest.mark.parametrize(("written", "rule"), _runs())
-def test_documented_command_runs(
-    written: str, rule: Run, sandbox: Sandbox, journal: Journal
-) -> None:
+def _execute(written: str, rule: Run, directory: Path, journal: Journal) -> tuple[str, Done]:
+    """``written`` as its rule says, in a fresh sandbox: (the command as run, its result)."""
+    sandbox = Sandbox.create(directory)
     if rule.journal:
         copy_into(journal.directory, sandbox.directory)
         sandbox.values["key_id"] = journal.key_id
@@ -357,7 +359,35 @@ def test_documented_command_runs(
     for old, new in (*SANDBOX_PATHS, *rule.replace):
         command = command.replace(old, new)
     command = _shrink(command, rule.smallest).format(**sandbox.values)
-    done = sandbox.run(command, timeout=rule.timeout)
+    return command, sandbox.run(command, timeout=rule.timeout)
+
+
+@pytest.fixture(scope="session")
+def launched(
+    request: pytest.FixtureRequest, journal: Journal, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[tuple[str, Done]]]]:
+    """The selected commands, started at once a few at a time (they mostly wait on
+    sockets, subprocesses and timers), the longest first."""
+    selected = [
+        item.callspec.params
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.originalname == "test_documented_command_runs"
+    ]
+    selected.sort(key=lambda p: not p["written"].startswith(".venv/bin/python"))
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        yield {
+            p["written"]: pool.submit(
+                _execute, p["written"], p["rule"], tmp_path_factory.mktemp("run"), journal
+            )
+            for p in selected
+        }
+
+
+@pytest.mark.parametrize(("written", "rule"), _runs())
+def test_documented_command_runs(
+    written: str, rule: Run, launched: dict[str, Future[tuple[str, Done]]]
+) -> None:
+    command, done = launched[written].result()
     assert done.returncode == 0, f"{command}\nexit {done.returncode}\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr, done.stderr
     if rule.shows:
