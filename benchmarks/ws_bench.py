@@ -7,8 +7,10 @@ Phases (each on a fresh server, group commit, a real journal file):
 3. result latency p50/p99 at half of each of those rates (open loop: latency counts from
    the intended send time, so a stall is not hidden by a slower sender);
 4. phase 1 again while 1,000 idle connections and 100 book subscribers are attached: the
-   cost to the order path. The bystanders run in a third process (this script with
-   ``--bystanders-only URL``), the subscribers reading every book update off raw sockets.
+   cost to the order path, in orders/s and in the server's CPU per order (which depends
+   far less on what else the machine runs). The bystanders run in a third process (this
+   script with ``--bystanders-only URL``), the subscribers reading every book update off
+   raw sockets.
 
     .venv/bin/python benchmarks/ws_bench.py --seconds 10
 """
@@ -85,6 +87,11 @@ class Server:
                 break
         else:
             raise RuntimeError("the server did not start")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU the server process has used (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
@@ -436,16 +443,31 @@ async def crowd_phase(args: argparse.Namespace, wallets: list[str], workdir: Pat
     server = Server(workdir)
     try:
         await setup(server.url, wallets)
+        cpu, started = server.cpu_seconds(), trio.current_time()
         quiet, _ = await phase(server.url, args.connections, args.seconds, 1, None, 64)
+        quiet_cpu = server.cpu_seconds() - cpu
+        quiet_orders = quiet * (trio.current_time() - started)
         crowd = Bystanders(server.url, args.idle, args.subscribers)
         try:
             await crowd.ready()
+            cpu, started = server.cpu_seconds(), trio.current_time()
             crowded, _ = await phase(server.url, args.connections, args.seconds, 1, None, 64)
+            crowded_cpu = server.cpu_seconds() - cpu
+            crowded_seconds = trio.current_time() - started
+            crowded_orders = crowded * crowded_seconds
         finally:
             seen = await crowd.finish()
     finally:
         server.stop()
     cost = 1 - crowded / quiet
+    # Server CPU per order depends far less than orders/s on what else the machine runs.
+    quiet_us = quiet_cpu / quiet_orders * 1e6
+    crowded_us = crowded_cpu / crowded_orders * 1e6
+    # What the bystanders take of the server's CPU beside the orders it served meanwhile:
+    # nearly fixed per second (fan-out is paced by channel_interval_ms), so it is the
+    # figure that survives a busy machine; on a quiet one the server is CPU-bound on one
+    # core and the orders lose about this share.
+    crowd_core = crowded_cpu / crowded_seconds - quiet_us / 1e6 * crowded
     print(
         f"  crowd: {quiet:,.0f} orders/s alone, {crowded:,.0f} with "
         f"{args.idle} idle connections and {args.subscribers} book subscribers "
@@ -454,7 +476,22 @@ async def crowd_phase(args: argparse.Namespace, wallets: list[str], workdir: Pat
         f"cut off {len(seen['closed'])}",
         flush=True,
     )
-    return {"quiet": round(quiet), "crowded": round(crowded), "cost": round(cost, 3), **seen}
+    print(
+        f"  crowd: server CPU {quiet_us:,.0f} us an order alone, {crowded_us:,.0f} us with "
+        f"the bystanders ({crowded_us / quiet_us - 1:+.0%}); the bystanders' own share "
+        f"{crowd_core:.2f} of a core; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    return {
+        "quiet": round(quiet),
+        "crowded": round(crowded),
+        "cost": round(cost, 3),
+        "cpu_us_quiet": round(quiet_us, 1),
+        "cpu_us_crowded": round(crowded_us, 1),
+        "crowd_core": round(crowd_core, 3),
+        **seen,
+    }
 
 
 def quantile(values: list[float], q: float) -> float:

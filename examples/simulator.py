@@ -6,8 +6,8 @@ takes a random walk, the chain expires and is cash-settled. At the end it prints
 agent's P&L and volume. Everything runs in-process on a simulated clock, so the same
 seed prints the same table and leaves the same journal:
 
-    python examples/simulator.py --seed 7
-    python examples/simulator.py --seed 7 --db sim.db      # a durable journal instead
+    .venv/bin/python examples/simulator.py --seed 7
+    .venv/bin/python examples/simulator.py --seed 7 --db sim.db   # a durable journal instead
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ bug; the request is remembered and refused after a restart).
 from __future__ import annotations
 
 import argparse
+import datetime
 import signal
 import sys
 from collections.abc import Sequence
@@ -37,16 +38,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-json", action="store_true", help="log lines as JSON")
 
     keys = commands.add_parser("keys", help="manage API keys")
-    keys.add_argument("action", choices=("create", "list", "revoke"))
-    keys.add_argument("--db", default="hcx.db")
-    keys.add_argument("--wallet")
-    keys.add_argument("--role", choices=("trader", "quoter", "admin"), default="trader")
-    keys.add_argument("--key-id", help="the key to revoke")
+    actions = keys.add_subparsers(dest="action", required=True, metavar="{create,list,revoke}")
+    create = actions.add_parser("create", help="create a key and print it (once)")
+    create.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
+    create.add_argument("--wallet", required=True, help="the wallet the key acts for")
+    create.add_argument("--role", choices=("trader", "quoter", "admin"), default="trader")
+    listing = actions.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
+    listing.add_argument("--wallet", help="only this wallet's keys")
+    revoke = actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
+    revoke.add_argument("--key-id", required=True, help="the key to revoke (from keys list)")
 
     replay = commands.add_parser(
         "replay", help="rebuild and verify a journal offline; non-zero exit on any mismatch"
     )
-    replay.add_argument("--db", required=True, help="journal file")
+    replay.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
     replay.add_argument(
         "--verify", action="store_true", help="replay from seq 1 and check every snapshot digest"
     )
@@ -54,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     backup = commands.add_parser(
         "backup", help="copy a journal consistently, even while hcx serve is running"
     )
-    backup.add_argument("--db", required=True, help="the live journal")
-    backup.add_argument("--to", required=True, help="the copy to write (must not exist)")
+    backup.add_argument("--db", default="hcx.db", help="the live journal (default ./hcx.db)")
+    backup.add_argument(
+        "--to",
+        help="the copy to write (must not exist; default: beside the journal, "
+        "hcx-backup-<UTC time>.db for hcx.db)",
+    )
     backup.add_argument("--verify", action="store_true", help="replay the copy afterwards")
 
     demo = commands.add_parser(
@@ -78,16 +89,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backup":
         from hcx.durability.backup import backup
 
+        target = args.to or default_backup_path(args.db)
         try:
-            pages = backup(args.db, args.to)
+            pages = backup(args.db, target)
         except (OSError, ValueError) as exc:
             print(f"hcx backup: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"copied {pages} pages to {args.to}")
-        return replay(args.to, verify=True) if args.verify else 0
+        print(f"copied {pages} pages to {target}")
+        return replay(target, verify=True) if args.verify else 0
     from hcx import demo
 
     return demo.run(args.db, args.host, args.port)
+
+
+def default_backup_path(db: str) -> str:
+    """``hcx.db`` -> ``hcx-backup-20261204T192057Z.db`` beside it (UTC, to the second)."""
+    path = Path(db)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return str(path.with_name(f"{path.stem}-backup-{stamp}{path.suffix or '.db'}"))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -152,9 +171,6 @@ def keys(args: argparse.Namespace) -> int:
 
     store = KeyStore(Journal(args.db))
     if args.action == "create":
-        if not args.wallet:
-            print("hcx keys create: --wallet is required", file=sys.stderr)
-            return EXIT_USAGE
         key = store.create(args.wallet, args.role)
         print(f"wallet {args.wallet} role {args.role}")
         print(f"key {key}")
@@ -164,9 +180,6 @@ def keys(args: argparse.Namespace) -> int:
             state = "revoked" if info.revoked_ms else "active"
             print(f"{info.key_id}  {info.wallet}  {info.role}  {state}")
     else:
-        if not args.key_id:
-            print("hcx keys revoke: --key-id is required", file=sys.stderr)
-            return EXIT_USAGE
         if not store.revoke(args.key_id):
             print(f"hcx keys revoke: no active key {args.key_id}", file=sys.stderr)
             return 1

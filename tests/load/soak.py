@@ -211,6 +211,14 @@ class SoakReport:
             )
         return out
 
+    def _closes(self) -> str:
+        """Each distinct (code, reason) of the slow consumers' closes, with its count."""
+        counted = sorted(Counter(self.slow_closes).items(), key=str)
+        return ", ".join(
+            f"{count} x {'no close' if code is None else code} {reason}"
+            for (code, reason), count in counted
+        )
+
     def summary(self) -> str:
         c = self.config
         lines = [
@@ -222,7 +230,7 @@ class SoakReport:
             f"disconnects), {c.slow} slow consumers; peak hcx_connections "
             f"{self.peak_connections}",
             f"  slow consumers cut: {sum(1 for code, _ in self.slow_closes if code == 1008)}"
-            f"/{c.slow} with 1008, closes {sorted(Counter(self.slow_closes).items(), key=str)}; "
+            f"/{c.slow} with 1008; closes: {self._closes()}; "
             f"cut at t = {', '.join(f'{t:.0f}' for t in self.slow_cut_at) or '-'} s",
             f"  orders: {self.orders} commands, {sum(self.rejections.values())} rejections "
             f"{dict(self.rejections)}, {len(self.trader_errors)} trader errors; journal "
@@ -396,8 +404,9 @@ class Soak:
                     await ws.get_message()
         except ConnectionClosed as exc:
             reason = exc.reason
+            code = getattr(reason, "code", None)
             self.report.slow_closes.append(
-                (getattr(reason, "code", None), getattr(reason, "reason", None))
+                (None if code is None else int(code), getattr(reason, "reason", None))
             )
         except trio.TooSlowError:
             self.report.slow_closes.append((None, "still open: never cut"))

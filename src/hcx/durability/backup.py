@@ -18,6 +18,8 @@ PAGES_PER_STEP = 1_024
 
 def backup(source: str, target: str) -> int:
     """Copy ``source`` to ``target`` (which must not exist); returns the pages copied."""
+    if not Path(source).is_file():
+        raise FileNotFoundError(f"no journal at {source}")
     destination = Path(target)
     if destination.exists():
         raise FileExistsError(f"{target} exists")

@@ -1,0 +1,104 @@
+"""The structure of what each documented program prints: the lines a reader of the
+documents expects, with any figures in them; never a speed or a count's value.
+
+Each check takes the command as run and its stdout, and fails naming what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+Check = Callable[[str, str], None]  # (command as run, stdout)
+
+
+def lines(*patterns: str) -> Check:
+    def check(command: str, out: str) -> None:
+        for pattern in patterns:
+            assert re.search(pattern, out, re.M), f"{pattern!r} not in the output of {command}"
+
+    return check
+
+
+def engine(command: str, out: str) -> None:
+    lines(
+        r"^stream: \d+ commands \(",
+        r"^apply: +[\d,]+ commands/s",
+        r"^latency per apply: p50 [\d.]+ us, p99 [\d.]+ us, p99\.9 [\d.]+ us$",
+        r"^trades \d+, cancels ok \d+, replaces ok \d+$",
+        r"^state digest [0-9a-f]{64}$",
+    )(command, out)
+    if "--resting 0" not in command:
+        lines(r"^memory: [\d.]+ MB retained for \d+ resting orders")(command, out)
+    if "--json" in command:
+        figures = json.loads(out.strip().splitlines()[-1])
+        assert figures["commands"] > 0, figures
+
+
+def durability(command: str, out: str) -> None:
+    for mode in ("memory", "group", "sync"):
+        lines(rf"^ *{mode} throughput: +[\d,]+ commands/s", rf"^ *{mode} latency: +p50 ")(
+            command, out
+        )
+    lines(r"^restart, best case:", r"^restart, worst case:", r"^idempotency window:")(command, out)
+    goals = re.findall(r"^(PASS|MISS)  ", out, re.M)
+    assert len(goals) >= 6, out
+    if "--json" in command:
+        figures = json.loads(out.strip().splitlines()[-1])
+        assert set(figures["modes"]) == {"memory", "group", "sync"}
+        assert figures["replay_records"] > 0 and figures["window_keys"] > 0
+
+
+def ws(command: str, out: str) -> None:
+    crowd = (
+        r"^  crowd: [\d,]+ orders/s alone, [\d,]+ with \d+ idle connections and \d+ book "
+        r"subscribers \(cost -?[\d.]+%\); each subscriber read [\d,]+ to [\d,]+ book updates, "
+        r"gaps 0, cut off 0$"
+    )
+    cpu = (
+        r"^  crowd: server CPU [\d,]+ us an order alone, [\d,]+ us with the bystanders "
+        r"\([-+]\d+%\); the bystanders' own share -?[\d.]+ of a core; load average [\d.]+ on "
+        r"\d+ cores$"
+    )
+    lines(crowd, cpu)(command, out)
+    if "--phases crowd" in command:
+        assert "single:" not in out and "bulk50:" not in out
+    else:
+        lines(
+            r"^ single: [\d,]+ orders/s; at half rate: p50 [\d.]+ ms, p99 [\d.]+ ms$",
+            r"^ bulk50: [\d,]+ orders/s; at half rate: p50 [\d.]+ ms, p99 [\d.]+ ms$",
+        )(command, out)
+
+
+def simulator(command: str, out: str) -> None:
+    rows = out.splitlines()
+    assert rows[0].split() == ["agent", "cash", "P&L", "volume", "fees"], out
+    assert [row.split()[0] for row in rows[1:6]] == [
+        "maker",
+        "noise-1",
+        "noise-2",
+        "noise-3",
+        "rfq-taker",
+    ], out
+    lines(r"^index settled at [\d.]+; \d+ RFQ blocks, \d+ MMP trips; ", r"^state digest ")(
+        command, out
+    )
+
+
+def replay(command: str, out: str) -> None:
+    lines(
+        r"^records replayed: \d+ \(from snapshot at seq \d+\)$",
+        r"^final seq: [1-9]\d*$",
+        r"^digest: [0-9a-f]{64}$",
+        r"^time: [\d.]+s \([\d,]+ records/s\)$",
+    )(command, out)
+
+
+def backup(command: str, out: str) -> None:
+    target = re.search(r"^copied \d+ pages to (\S+)$", out, re.M)
+    assert target, out
+    if "--to" not in command:
+        assert re.fullmatch(r"hcx-backup-\d{8}T\d{6}Z\.db", target.group(1)), target.group(1)
+    if "--verify" in command:
+        replay(command, out)
