@@ -38,8 +38,8 @@ from hcx.engine import Engine, EngineConfig
 from hcx.service.config import DurabilityMode, ServiceConfig
 from hcx.service.entries import JournalEntry, Refusal, Reply
 from hcx.service.supervisor import open_exchange
-from hcx.testing.faulty_vfs import FaultPlan, FaultyVFS
-from hcx.testing.journal_driver import Request, setup_length, stream
+from tests.harness.faulty_vfs import FaultPlan, FaultyVFS
+from tests.harness.journal_driver import Request, setup_length, stream
 
 
 def now_ms() -> int:

@@ -1,6 +1,6 @@
 """A process to SIGKILL: it drives an exchange on a file journal and prints every reply.
 
-``python -m hcx.testing.journal_driver --db PATH --seed S --count N [--concurrency K]``
+``python -m tests.harness.journal_driver --db PATH --seed S --count N [--concurrency K]``
 opens an exchange (durability ``group``, frequent snapshots) on ``PATH`` and submits the
 deterministic stream ``stream(S, N)`` from index 0: first the admin setup in order, then
 the trading requests from ``K`` concurrent tasks. Request ids are a function of

@@ -17,7 +17,7 @@ clients:
 * no book is crossed (best bid below best ask).
 
 ``judge_journal`` is that check on its own, shared with the campaign against a real
-``hcx serve`` (``hcx.testing.chaos``), which also runs its server with ``DriverRun``.
+``hcx serve`` (``tests.harness.chaos``), which also runs its server with ``DriverRun``.
 Problems are collected as strings rather than raised, so a long campaign reports every
 one of them; a test asserts that the list is empty.
 """
@@ -43,9 +43,11 @@ from hcx.durability.records import decode_record
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import digests_by_seq, snapshot_dir
 from hcx.engine import EngineConfig
-from hcx.testing.journal_driver import DEFAULT_SNAPSHOT_EVERY, stream
+from tests.harness.journal_driver import DEFAULT_SNAPSHOT_EVERY, stream
 
-DRIVER_MODULE = "hcx.testing.journal_driver"
+DRIVER_MODULE = "tests.harness.journal_driver"
+# The project root, so that ``python -m tests.harness...`` resolves in the children.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Liveness limits only (a driver that hangs fails the campaign); nothing is timed.
 START_LIMIT_S = 120.0
 FINAL_LIMIT_S = 600.0
@@ -100,6 +102,15 @@ class _Tail:
         return [line.decode() for line in complete]
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment with the project root first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if part
+    )
+    return env
+
+
 @attrs.define
 class DriverRun:
     """One process to kill (a driver, or ``hcx serve``), its stdout lines so far, and
@@ -121,7 +132,7 @@ class DriverRun:
             # A session of its own: its process group is the driver and its snapshot
             # children, and nothing else.
             process = subprocess.Popen(
-                command, stdout=stdout, stderr=stderr, start_new_session=True
+                command, stdout=stdout, stderr=stderr, start_new_session=True, env=child_env()
             )
         return cls(name, cycle, process, out, err, _Tail(out))
 
