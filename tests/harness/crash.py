@@ -43,6 +43,7 @@ from hcx.durability.records import decode_record
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import digests_by_seq, snapshot_dir
 from hcx.engine import EngineConfig
+from hcx.engine.invariants import violations
 from tests.harness.journal_driver import DEFAULT_SNAPSHOT_EVERY, stream
 
 DRIVER_MODULE = "tests.harness.journal_driver"
@@ -460,17 +461,7 @@ def judge_journal(
                     f"{name}: seq {answer.seq} acknowledged as ({wallet}, {request_id}) "
                     f"{answer.result} but the journal holds {stored[:2]} {result}"
                 )
-        state = full.engine.state
-        held = sum(w.total for w in state.wallets.values()) + state.fees_collected
-        if held != state.deposited - state.withdrawn:
-            problems.append(
-                f"{name}: money not conserved: totals+fees {held} != deposited-withdrawn "
-                f"{state.deposited - state.withdrawn}"
-            )
-        for symbol, book in state.books.items():
-            bid, ask = book.bids.best_price(), book.asks.best_price()
-            if bid is not None and ask is not None and bid >= ask:
-                problems.append(f"{name}: book {symbol} is crossed: bid {bid} >= ask {ask}")
+        problems.extend(f"{name}: {problem}" for problem in violations(full.engine.state))
         return JournalCheck(
             full.last_seq,
             len(records),
