@@ -33,11 +33,9 @@ log = logging.getLogger("hcx.window")
 # runpy warns about running a module that is already imported.
 _CHILD = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
 
-# A child costs an interpreter's start (~0.2 s) and handing its tables over (~0.3 s for
-# a million keys, four times their 16 bytes as the tables are half-empty arrays), so it
-# pays only beside a replay that takes a while: on the 1M-record restart journal it took
-# the restart 3.87 s -> 2.90 s with 100,000 records to replay and 1.39 s -> 1.80 s with
-# none. Below these sizes the window is built here, after the replay.
+# A child costs an interpreter's start and handing its tables over, so it pays only
+# beside a replay that takes a while (figures: docs/benchmarks.md, "Restart: the window
+# child"). Below these sizes the window is built here, after the replay.
 PARALLEL_MIN_KEYS = 100_000
 PARALLEL_MIN_TAIL = 25_000  # records to replay, about half a second
 
