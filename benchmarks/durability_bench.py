@@ -66,8 +66,9 @@ from hcx.durability.journal import Journal
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.engine import EngineConfig, Envelope
+from hcx.sequencing import Refusal, Reply
 from hcx.service.config import DurabilityMode, ServiceConfig
-from hcx.service.entries import QueryItem, Refusal, Reply, Submission
+from hcx.service.entries import QueryItem, Submission
 from hcx.service.exchange import Exchange
 from hcx.service.supervisor import open_exchange
 

@@ -8,7 +8,7 @@ with ``hcx.client`` (orders that cross, cancels, replaces, bulk orders, cancel-a
 withdrawals; an admin deposits and moves the index). The server is SIGKILLed ``--cycles``
 times at seeded random moments (with its snapshot children, mostly) and restarted on the
 same journal; the clients reconnect and re-send what was unanswered with the same
-request_id and ts. After every kill the journal is judged (see ``hcx.testing.chaos``);
+request_id and ts. After every kill the journal is judged (see ``tests.harness.chaos``);
 at the end the server stops on SIGTERM, everything sent must have been answered and be in
 the journal exactly once, and ``hcx replay --verify`` must reach the same digest. Prints:
 
@@ -26,9 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import trio
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hcx.testing.chaos import ChaosCampaign
+import trio
+from tests.harness.chaos import ChaosCampaign
 
 
 def _report(line: str) -> None:

@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/crash_campaign.py --cycles 100 --seed 7 --db /tmp/crash/j.db
 
-Runs ``hcx.testing.journal_driver`` on ``--db`` and SIGKILLs it ``--cycles`` times at seeded
-random moments, judging the journal after every kill (see ``hcx.testing.crash``), then
+Runs ``tests.harness.journal_driver`` on ``--db`` and SIGKILLs it ``--cycles`` times at seeded
+random moments, judging the journal after every kill (see ``tests.harness.crash``), then
 runs it once to completion and checks the whole stream ran exactly once. Prints one line:
 
     crash campaign: N kills, R replies checked, lost=0, duplicated=0, digest ok
@@ -20,7 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hcx.testing.crash import Campaign
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.harness.crash import Campaign
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ exchange (``group`` or ``sync``, random concurrency, checkpoint interval and sna
 period) over a ``FaultyVFS`` armed with one random fault: a failed fsync, a full disk, a
 power cut after a random number of writes, or a power cut from a timer. After the crash
 the unsynced writes are dropped (all of them, or a random torn subset) or kept, and
-``hcx.testing.fault_scenarios.verify`` reads the file back with the ordinary VFS; most
+``tests.harness.fault_scenarios.verify`` reads the file back with the ordinary VFS; most
 rounds then re-send every request (``retry_all``). The next round reopens the same file,
 so crashes pile up on one journal as they would in production.
 
@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import attrs
 import trio
-
-from hcx.service.config import DurabilityMode
-from hcx.testing.fault_scenarios import (
+from tests.harness.fault_scenarios import (
     Run,
     Verdict,
     retry_all,
@@ -37,7 +37,9 @@ from hcx.testing.fault_scenarios import (
     service_config,
     verify,
 )
-from hcx.testing.faulty_vfs import FaultPlan, FaultyVFS
+from tests.harness.faulty_vfs import FaultPlan, FaultyVFS
+
+from hcx.service.config import DurabilityMode
 
 KINDS = ("fsync", "disk_full", "power_cut", "power_timer")
 

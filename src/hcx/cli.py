@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
     replay.add_argument(
-        "--verify", action="store_true", help="replay from seq 1 and check every snapshot digest"
+        "--verify",
+        action="store_true",
+        help="replay from seq 1, check every snapshot digest and the engine's invariants",
     )
 
     backup = commands.add_parser(
@@ -193,6 +195,7 @@ def replay(db: str, *, verify: bool) -> int:
     from hcx.durability.replay import recover
     from hcx.durability.snapshots import snapshot_dir
     from hcx.engine import EngineConfig
+    from hcx.engine.invariants import violations
 
     if not Path(db).exists():
         print(f"hcx replay: no journal at {db}", file=sys.stderr)
@@ -213,6 +216,15 @@ def replay(db: str, *, verify: bool) -> int:
         return EXIT_CORRUPT
     finally:
         journal.close()
+    if verify:
+        broken = violations(recovered.engine.state)
+        for problem in broken:
+            print(
+                f"hcx replay: INVARIANT broken at seq {recovered.last_seq}: {problem}",
+                file=sys.stderr,
+            )
+        if broken:
+            return EXIT_ENGINE
     rate = recovered.replayed / recovered.seconds if recovered.seconds else 0.0
     print(f"records replayed: {recovered.replayed} (from snapshot at seq {recovered.snapshot_seq})")
     print(f"final seq: {recovered.last_seq}")

@@ -205,3 +205,46 @@ def test_rfq_messages_parse_to_typed_values() -> None:
     assert parse_message({"type": "QuoteAck", "rfq_id": "r", "quote_id": "q"}) == QuoteAck(
         rfq_id="r", quote_id="q"
     )
+
+
+def test_connect_and_client_take_the_same_options() -> None:
+    """``OptionFields`` (the keyword arguments of ``connect`` and ``Client``) names every
+    ``ClientOptions`` field and nothing else, so the two entry points cannot drift."""
+    import attrs
+
+    from hcx.client.options import ClientOptions, OptionFields
+
+    fields = {a.name for a in attrs.fields(ClientOptions)}
+    assert set(OptionFields.__annotations__) == fields
+    assert "max_message_bytes" in fields
+
+
+def test_keyword_options_lay_over_an_options_object() -> None:
+    from hcx.client import Client
+    from hcx.client.options import ClientOptions
+
+    base = ClientOptions(wallet="alice", queue_size=5, max_message_bytes=1024)
+    client = Client("ws://127.0.0.1:1/ws", base, queue_size=7)
+    assert client.options == ClientOptions(wallet="alice", queue_size=7, max_message_bytes=1024)
+    assert client.wallet == "alice"
+    with pytest.raises(TypeError, match="no_such_option"):
+        Client("ws://127.0.0.1:1/ws", no_such_option=1)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="subprotocol"):
+        Client("ws://127.0.0.1:1/ws", subprotocol="nope")
+
+
+def test_every_command_request_knows_its_result_type() -> None:
+    """``submit`` answers a request with its ``RESULT``: each is the result message the
+    server sends for that command type."""
+    import hcx.client.requests as requests
+    from hcx.client.messages import MESSAGE_TYPES, RESULT_TYPES
+
+    classes = [
+        c
+        for c in vars(requests).values()
+        if isinstance(c, type) and issubclass(c, requests.Request) and c is not requests.Request
+    ]
+    assert len(classes) == 13
+    for cls in classes:
+        assert cls.RESULT.__name__ in RESULT_TYPES, cls
+        assert MESSAGE_TYPES[cls.RESULT.__name__] is cls.RESULT

@@ -1,7 +1,7 @@
 """Real SIGKILLs of ``hcx serve`` under trading clients: nothing answered is lost, nothing
 executes twice.
 
-``hcx.testing.chaos.ChaosCampaign`` starts a real ``hcx serve`` subprocess, lets a few
+``tests.harness.chaos.ChaosCampaign`` starts a real ``hcx serve`` subprocess, lets a few
 wallets trade on it with ``hcx.client`` (crossing orders, cancels, replaces, bulk orders,
 cancel-alls, withdrawals, deposits) and SIGKILLs it, mostly with its snapshot children,
 at seeded random moments, restarting it on the same journal each time. The clients
@@ -26,8 +26,8 @@ from pathlib import Path
 import attrs
 import trio
 
-from hcx.testing.chaos import ChaosCampaign, render_stored
-from hcx.testing.crash import ProblemCounts
+from tests.harness.chaos import ChaosCampaign, render_stored
+from tests.harness.crash import ProblemCounts
 
 CYCLES = int(os.environ.get("HCX_CHAOS_CYCLES", "20"))
 SEED = int(os.environ.get("HCX_CHAOS_SEED", "20261125"))

@@ -1,10 +1,10 @@
 """Real SIGKILLs: nothing acknowledged is lost and nothing executes twice.
 
-Each cycle starts ``hcx.testing.journal_driver`` on the same journal. The driver re-sends
+Each cycle starts ``tests.harness.journal_driver`` on the same journal. The driver re-sends
 its whole seeded stream from the first request, so everything answered before a crash is
 sent again and must come back as the stored answer; it is SIGKILLed at a seeded random
 moment, and the test process then recovers the journal like a restart and judges it
-(``hcx.testing.crash.Campaign.check``: recovery from a snapshot and from seq 1 with
+(``tests.harness.crash.Campaign.check``: recovery from a snapshot and from seq 1 with
 every snapshot digest verified, every printed reply in the journal as printed, no request
 journaled twice, repeats answered identically, money conserved). A last clean run must
 answer every request of the stream exactly once.
@@ -28,8 +28,8 @@ from hcx.durability.records import chain_next, crc_of, decode_record, encode_rec
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, read_snapshot, snapshot_dir
 from hcx.engine import EngineConfig
-from hcx.testing.crash import Campaign
-from hcx.testing.journal_driver import setup_length, stream
+from tests.harness.crash import Campaign
+from tests.harness.journal_driver import setup_length, stream
 
 CYCLES = int(os.environ.get("HCX_CRASH_CYCLES", "24"))
 SEED = int(os.environ.get("HCX_CRASH_SEED", "20261124"))

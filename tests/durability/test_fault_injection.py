@@ -1,8 +1,8 @@
-"""Crash safety under injected storage faults (see ``hcx.testing.faulty_vfs``).
+"""Crash safety under injected storage faults (see ``tests.harness.faulty_vfs``).
 
 Each scenario drives an exchange through a VFS that fails one fsync, fills the disk or
 cuts the power at a seeded point, then reads the file back with the ordinary VFS and
-checks (``hcx.testing.fault_scenarios.verify`` and ``retry_all``):
+checks (``tests.harness.fault_scenarios.verify`` and ``retry_all``):
 
 - the fault leaves ``open_exchange`` as a ``DurabilityError`` (not wrapped in a group);
 - nothing was released (reply or publication) beyond the last COMMIT that returned;
@@ -39,10 +39,10 @@ from hcx.durability.snapshots import (
 )
 from hcx.engine import EngineConfig
 from hcx.engine.commands import Deposit
+from hcx.sequencing import Reply
 from hcx.service.config import DurabilityMode, ServiceConfig
-from hcx.service.entries import Reply
 from hcx.service.supervisor import open_exchange
-from hcx.testing.fault_scenarios import (
+from tests.harness.fault_scenarios import (
     CommitTracker,
     Run,
     Verdict,
@@ -52,7 +52,7 @@ from hcx.testing.fault_scenarios import (
     service_config,
     verify,
 )
-from hcx.testing.faulty_vfs import FaultPlan, FaultyVFS
+from tests.harness.faulty_vfs import FaultPlan, FaultyVFS
 
 MODES: tuple[DurabilityMode, ...] = ("group", "sync")
 SEEDS = range(3)

@@ -22,10 +22,9 @@ from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.engine import EngineConfig
 from hcx.engine.commands import Withdraw
-from hcx.sequencing import EngineFault
+from hcx.sequencing import EngineFault, Refusal, Reply
 from hcx.service.clock import SimClock
 from hcx.service.config import ServiceConfig
-from hcx.service.entries import Refusal, Reply
 from hcx.service.exchange import Exchange
 from hcx.service.supervisor import open_exchange
 from tests.durability.market import SYMBOL, listing, now_ms, order

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from hcx.durability.journal import Journal
 from hcx.service.config import ServiceConfig
@@ -52,3 +53,29 @@ async def test_replay_fails_on_a_corrupt_record(tmp_path: Path) -> None:
     done = _run("--db", path, "--verify")
     assert done.returncode == 3
     assert "seq 12" in done.stderr
+
+
+async def test_replay_verify_reports_a_broken_engine_invariant(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    """A journal whose records all reproduce can still rebuild a state no command may
+    leave (an engine bug replays faithfully): ``--verify`` checks the engine's invariants
+    on what it rebuilt. The bug is stood in for by corrupting the recovered state."""
+    import hcx.durability.replay
+    from hcx import cli
+
+    path = str(tmp_path / "j.db")
+    await _make_journal(path)
+    assert cli.replay(path, verify=True) == 0
+    capsys.readouterr()
+    real_recover = hcx.durability.replay.recover
+
+    def recover_corrupted(*args: Any, **kwargs: Any) -> Any:
+        recovered = real_recover(*args, **kwargs)
+        recovered.engine.state.fees_collected += 7  # money from nowhere
+        return recovered
+
+    monkeypatch.setattr(hcx.durability.replay, "recover", recover_corrupted)
+    assert cli.replay(path, verify=True) == cli.EXIT_ENGINE
+    err = capsys.readouterr().err
+    assert "INVARIANT broken at seq 34: money not conserved" in err

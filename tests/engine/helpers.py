@@ -30,6 +30,7 @@ from hcx.engine.commands import (
     Side,
 )
 from hcx.engine.instruments import expected_symbol
+from hcx.engine.invariants import violations
 from hcx.engine.numbers import fee_for, parse_decimal
 from hcx.engine.outputs import Balance, Event, OrderResult
 
@@ -252,6 +253,8 @@ def check_invariants(
     they held (nothing liquidates them), which may have less than they reserve.
     """
     state = engine.state
+    # The engine's own invariants (what ``hcx replay --verify`` checks), then more.
+    assert violations(state) == []
     # Money is only created by deposits and only leaves by withdrawals.
     totals = sum(w.total for w in state.wallets.values())
     assert totals + state.fees_collected == state.deposited - state.withdrawn

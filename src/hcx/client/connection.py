@@ -24,9 +24,9 @@ import collections
 import itertools
 import logging
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import trio
 from trio_websocket import (
@@ -37,72 +37,23 @@ from trio_websocket import (
 )
 
 import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after our close)
+from hcx.client.calls import Calls, expect
 from hcx.client.errors import ConnectionLost, HcxError
 from hcx.client.messages import (
     RESULT_TYPES,
-    AdminResult,
     Authenticated,
-    Balance,
-    BalanceResult,
-    BulkResult,
-    CancelAllResult,
-    Fill,
-    IndexPrice,
-    Instrument,
-    Instruments,
-    MmpResult,
-    OpenOrders,
-    OptionKind,
-    Order,
-    OrderResult,
-    OrderUpdate,
-    Pong,
-    Portfolio,
-    Position,
-    PositionExpired,
-    QuoteAck,
-    QuoteLeg,
-    RfqLeg,
-    RfqOpened,
-    RfqQuote,
-    RfqRequest,
-    RfqResult,
-    SelfTradePrevention,
-    Side,
     Subscribed,
-    TimeInForce,
-    Trade,
     parse_message,
 )
-from hcx.client.requests import (
-    AcceptQuoteRequest,
-    Amount,
-    CancelAllRequest,
-    CancelOrderRequest,
-    CreateInstrumentRequest,
-    DepositRequest,
-    HaltInstrumentRequest,
-    OrderRequest,
-    PlaceOrderRequest,
-    ReplaceOrderRequest,
-    Request,
-    ResetMmpRequest,
-    SetIndexPriceRequest,
-    SetMmpRequest,
-    SettleRequest,
-    WithdrawRequest,
-    leg_wire,
-    new_request_id,
-    now_ms,
+from hcx.client.options import ClientOptions, OptionFields, resolve
+from hcx.client.requests import Request, new_request_id, now_ms
+from hcx.client.subscriptions import PrivateSubscription, Subscription
+from hcx.protocol import SUBPROTOCOL_LOCAL
+from hcx.protocol.channels import (
+    MESSAGE_CHANNELS,
+    RFQ,
+    TRADES,
 )
-from hcx.client.subscriptions import (
-    PRIVATE_CHANNELS,
-    RFQ_CHANNEL,
-    BookSubscription,
-    PrivateSubscription,
-    Subscription,
-)
-from hcx.protocol import SUBPROTOCOL_JSON, SUBPROTOCOL_LOCAL, SUBPROTOCOLS
 from hcx.protocol.codec import decode, encode
 from hcx.protocol.errors import ProtocolError
 
@@ -115,22 +66,6 @@ _NETWORK_ERRORS = (
     trio.TooSlowError,
     trio.BrokenResourceError,
 )
-
-# Channel messages: type -> (channel, routed by symbol)
-_ROUTES: dict[str, tuple[str, bool]] = {
-    "BookSnapshot": ("book", True),
-    "BookUpdate": ("book", True),
-    "Trade": ("trades", True),
-    "Instrument": ("instruments", False),
-    "IndexPrice": ("instruments", False),
-    "OrderUpdate": ("orders", False),
-    "Fill": ("fills", False),
-    "Balance": ("portfolio", False),
-    "Position": ("portfolio", False),
-    "PositionExpired": ("portfolio", False),
-    "RfqRequest": (RFQ_CHANNEL, False),
-    "RfqQuote": (RFQ_CHANNEL, False),
-}
 
 
 class _Pending:
@@ -163,60 +98,40 @@ class _Pending:
         return self._value
 
 
-# Opens one in-process connection inside the given nursery (see ``hcx.service.local``).
-Transport = Callable[[trio.Nursery], Awaitable[Any]]
-
-
-class Client:
-    """Use ``connect`` to get one. Every method is safe to call from many tasks at once."""
+class Client(Calls):
+    """Use ``connect`` to get one. Every method is safe to call from many tasks at once.
+    Settings: ``ClientOptions`` (``options``), or its fields as keyword arguments."""
 
     def __init__(
-        self,
-        url: str,
-        *,
-        wallet: str | None = None,
-        key: str | None = None,
-        subprotocol: str = SUBPROTOCOL_JSON,
-        reconnect: bool = True,
-        reconnect_timeout: float = 30.0,
-        open_timeout: float = 10.0,
-        queue_size: int = 10_000,
-        max_message_bytes: int = 16 * 1024 * 1024,
-        heartbeat_interval: float | None = 20.0,
-        heartbeat_timeout: float = 20.0,
-        transport: Transport | None = None,
-        request_ids: Callable[[], str] | None = None,
-        clock_ms: Callable[[], int] | None = None,
+        self, url: str, options: ClientOptions | None = None, **fields: Unpack[OptionFields]
     ) -> None:
-        # ``transport`` opens an in-process connection instead of a socket (the embedded
-        # API); ``request_ids`` and ``clock_ms`` make a simulation's requests repeatable.
-        self._transport = transport
-        self._new_request_id = request_ids or new_request_id
-        self._now_ms = clock_ms or now_ms
-        if transport is not None:
+        self.options = resolved = resolve(options, fields)
+        self._transport = resolved.transport
+        self._new_request_id = resolved.request_ids or new_request_id
+        self._now_ms = resolved.clock_ms or now_ms
+        subprotocol = resolved.subprotocol
+        if self._transport is not None:
             subprotocol = SUBPROTOCOL_LOCAL
             url = url or "local://hcx"
-        elif subprotocol not in SUBPROTOCOLS:
-            raise ValueError(f"subprotocol must be one of {SUBPROTOCOLS}")
         parts = urllib.parse.urlsplit(url)
-        if transport is None and (parts.scheme != "ws" or parts.hostname is None):
+        if self._transport is None and (parts.scheme != "ws" or parts.hostname is None):
             raise ValueError(f"expected a ws:// URL, not {url!r}")
         self.url = url
         self.subprotocol = subprotocol
-        self.wallet = wallet
-        self._key = key
+        self.wallet = resolved.wallet
+        self._key = resolved.key
         self.role: str | None = None
         self._host = parts.hostname or ""
         self._port = parts.port or 80
         self._host_header = parts.netloc
         self._resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._reconnect = reconnect
-        self._reconnect_timeout = reconnect_timeout
-        self._open_timeout = open_timeout
-        self._queue_size = queue_size
-        self._max_message_bytes = max_message_bytes
-        self._heartbeat_interval = heartbeat_interval
-        self._heartbeat_timeout = heartbeat_timeout
+        self._reconnect = resolved.reconnect
+        self._reconnect_timeout = resolved.reconnect_timeout
+        self._open_timeout = resolved.open_timeout
+        self._queue_size = resolved.queue_size
+        self._max_message_bytes = resolved.max_message_bytes
+        self._heartbeat_interval = resolved.heartbeat_interval
+        self._heartbeat_timeout = resolved.heartbeat_timeout
 
         self._ws: WebSocketConnection | None = None
         self._session_scope: trio.CancelScope | None = None
@@ -446,13 +361,13 @@ class Client:
                 return
             if self._background_ids.pop(msg_id, None) is not None:
                 return
-        route = _ROUTES.get(kind) if isinstance(kind, str) else None
+        route = MESSAGE_CHANNELS.get(kind) if isinstance(kind, str) else None
         if route is None:
             return
         channel, by_symbol = route
         symbol = message.get("symbol") if by_symbol else None
         subscription = self._subscriptions.get((channel, symbol))
-        if subscription is None and channel == "trades":
+        if subscription is None and channel == TRADES:
             subscription = self._subscriptions.get((channel, None))
         if subscription is None:
             return
@@ -512,13 +427,16 @@ class Client:
         self._background_ids[msg_id] = subscription
         await self._transmit({**message, "id": msg_id}, ws)
 
-    async def _command(self, request: Request) -> Any:
+    async def submit(self, request: Request[R]) -> R:
+        """Send a prepared request (or the same one again) and return its result, of
+        the request's own ``RESULT`` type."""
         pending = self._commands.get(request.request_id)
         if pending is None:
             self._check_open()
             pending = self._commands[request.request_id] = _Pending(request.to_wire())
             await self._transmit(pending.message)
-        return await pending.wait()
+        answer: R = expect(await pending.wait(), request.RESULT)
+        return answer
 
     async def _query(self, message: dict[str, Any], *, resend: bool = True) -> Any:
         self._check_open()
@@ -541,7 +459,7 @@ class Client:
         msg_id = next(self._ids)
         pending = self._queries[msg_id] = _Pending({**message, "id": msg_id}, resend=False)
         await self._transmit(pending.message, ws)
-        answer = _expect(await pending.wait(), Authenticated)
+        answer = expect(await pending.wait(), Authenticated)
         self.role = answer.role
 
     async def authenticate(self, wallet: str, key: str | None = None) -> Authenticated:
@@ -558,384 +476,14 @@ class Client:
             for subscription in [
                 s
                 for s in self._subscriptions.values()
-                if isinstance(s, PrivateSubscription) or s.channel == RFQ_CHANNEL
+                if isinstance(s, PrivateSubscription) or s.channel == RFQ
             ]:
                 self._subscriptions.pop(subscription.key, None)
                 subscription.finish(HcxError("auth_required", f"re-authenticated as {wallet!r}"))
         self.wallet, self._key = wallet, key
         return Authenticated(wallet=wallet, role=self.role or "")
 
-    async def ping(self) -> Pong:
-        return _expect(await self._query({"type": "Ping"}), Pong)
-
-    # --- commands ----------------------------------------------------------------------
-
-    def _stamp(self, request_id: str | None, ts: int | None) -> dict[str, Any]:
-        return {
-            "request_id": request_id or self._new_request_id(),
-            "ts": self._now_ms() if ts is None else ts,
-        }
-
-    async def submit(self, request: Request) -> Any:
-        """Send a prepared request (or the same one again) and return its result."""
-        return await self._command(request)
-
-    async def place_order(
-        self,
-        symbol: str,
-        side: Side,
-        price: Amount,
-        size: Amount,
-        *,
-        tif: TimeInForce | None = None,
-        post_only: bool | None = None,
-        reduce_only: bool | None = None,
-        mmp: bool | None = None,
-        client_id: str | None = None,
-        stp: SelfTradePrevention | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> OrderResult:
-        request = PlaceOrderRequest(
-            symbol=symbol,
-            side=side,
-            price=price,
-            size=size,
-            tif=tif,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            mmp=mmp,
-            client_id=client_id,
-            stp=stp,
-            **self._stamp(request_id, ts),
-        )
-        return _expect(await self._command(request), OrderResult)
-
-    async def cancel_order(
-        self,
-        order_id: int | None = None,
-        *,
-        client_id: str | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> OrderResult:
-        request = CancelOrderRequest(
-            order_id=order_id, client_id=client_id, **self._stamp(request_id, ts)
-        )
-        return _expect(await self._command(request), OrderResult)
-
-    async def replace_order(
-        self,
-        order_id: int,
-        price: Amount,
-        size: Amount,
-        *,
-        tif: TimeInForce | None = None,
-        post_only: bool | None = None,
-        reduce_only: bool | None = None,
-        mmp: bool | None = None,
-        client_id: str | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> OrderResult:
-        request = ReplaceOrderRequest(
-            order_id=order_id,
-            price=price,
-            size=size,
-            tif=tif,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            mmp=mmp,
-            client_id=client_id,
-            **self._stamp(request_id, ts),
-        )
-        return _expect(await self._command(request), OrderResult)
-
-    async def cancel_all(
-        self,
-        *,
-        symbol: str | None = None,
-        underlying: str | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> CancelAllResult:
-        request = CancelAllRequest(
-            symbol=symbol, underlying=underlying, **self._stamp(request_id, ts)
-        )
-        return _expect(await self._command(request), CancelAllResult)
-
-    async def bulk_orders(self, orders: Sequence[OrderRequest]) -> BulkResult:
-        """Up to 50 order requests in one frame; each succeeds or fails on its own. A
-        retry re-sends the same items, so executed items answer with their stored
-        results."""
-        message = {"type": "BulkOrders", "orders": [order.to_wire() for order in orders]}
-        return _expect(await self._query(message), BulkResult)
-
-    async def withdraw(
-        self, amount: Amount, *, request_id: str | None = None, ts: int | None = None
-    ) -> BalanceResult:
-        request = WithdrawRequest(amount=amount, **self._stamp(request_id, ts))
-        return _expect(await self._command(request), BalanceResult)
-
-    # --- market maker protection -------------------------------------------------------
-
-    async def set_mmp(
-        self,
-        underlying: str,
-        *,
-        interval_ms: int,
-        frozen_ms: int,
-        qty_limit: Amount | None = None,
-        delta_limit: Amount | None = None,
-        enabled: bool = True,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> MmpResult:
-        """Protect this wallet's ``mmp`` orders (and ``mmp`` quotes) on ``underlying``:
-        when their fills within ``interval_ms`` reach ``qty_limit`` contracts or an
-        absolute net delta of ``delta_limit``, the other ``mmp`` orders are canceled and
-        new ones rejected ``mmp_frozen`` for ``frozen_ms`` (0: until ``reset_mmp``)."""
-        request = SetMmpRequest(
-            underlying=underlying,
-            interval_ms=interval_ms,
-            frozen_ms=frozen_ms,
-            qty_limit=qty_limit,
-            delta_limit=delta_limit,
-            enabled=enabled,
-            **self._stamp(request_id, ts),
-        )
-        return _expect(await self._command(request), MmpResult)
-
-    async def reset_mmp(
-        self, underlying: str, *, request_id: str | None = None, ts: int | None = None
-    ) -> MmpResult:
-        """Lift a freeze on ``underlying`` (and start a fresh window)."""
-        request = ResetMmpRequest(underlying=underlying, **self._stamp(request_id, ts))
-        return _expect(await self._command(request), MmpResult)
-
-    # --- RFQ ---------------------------------------------------------------------------
-
-    async def request_quote(self, legs: Sequence[RfqLeg], *, rfq_id: str | None = None) -> str:
-        """Open an RFQ (legs from the taker's side); returns its ``rfq_id``. Quotes
-        arrive on ``subscribe_rfq`` as ``RfqQuote``. RFQs live in the server's memory
-        and are not journaled, so this is not re-sent after a reconnect: a connection
-        lost in flight raises ``ConnectionLost`` and the RFQ may or may not be open."""
-        message = {
-            "type": "RequestQuote",
-            "rfq_id": rfq_id or self._new_request_id(),
-            "legs": [leg_wire(leg) for leg in legs],
-        }
-        return _expect(await self._query(message, resend=False), RfqOpened).rfq_id
-
-    async def quote(
-        self,
-        rfq_id: str,
-        legs: Sequence[QuoteLeg],
-        valid_ms: int,
-        mmp: bool = False,
-        *,
-        quote_id: str | None = None,
-    ) -> QuoteAck:
-        """Quote an RFQ (role ``quoter`` or ``admin``). The legs are the quoter's own
-        sides, opposite to the request's, with the same symbols and sizes. ``mmp``: the
-        quote's fills count toward this wallet's MMP (and it cannot be accepted while
-        frozen). Not journaled, not re-sent after a reconnect (see ``request_quote``)."""
-        message: dict[str, Any] = {
-            "type": "Quote",
-            "rfq_id": rfq_id,
-            "quote_id": quote_id or self._new_request_id(),
-            "legs": [leg_wire(leg) for leg in legs],
-            "valid_ms": valid_ms,
-        }
-        if mmp:
-            message["mmp"] = True
-        return _expect(await self._query(message, resend=False), QuoteAck)
-
-    async def accept_quote(
-        self, rfq_id: str, quote_id: str, *, request_id: str | None = None, ts: int | None = None
-    ) -> RfqResult:
-        """Execute a quote on one's own RFQ: all legs at the quoted prices, or none. A
-        journaled command like the order commands (re-sent after a reconnect; a repeat
-        answers the stored result)."""
-        request = AcceptQuoteRequest(
-            rfq_id=rfq_id, quote_id=quote_id, **self._stamp(request_id, ts)
-        )
-        return _expect(await self._command(request), RfqResult)
-
-    # --- admin commands ----------------------------------------------------------------
-
-    async def create_instrument(
-        self,
-        symbol: str,
-        underlying: str,
-        expiry_ms: int,
-        strike: Amount,
-        option: OptionKind,
-        tick_size: Amount,
-        lot_size: Amount,
-        *,
-        multiplier: Amount | None = None,
-        maker_fee_bps: int | None = None,
-        taker_fee_bps: int | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> AdminResult:
-        request = CreateInstrumentRequest(
-            symbol=symbol,
-            underlying=underlying,
-            expiry_ms=expiry_ms,
-            strike=strike,
-            option=option,
-            tick_size=tick_size,
-            lot_size=lot_size,
-            multiplier=multiplier,
-            maker_fee_bps=maker_fee_bps,
-            taker_fee_bps=taker_fee_bps,
-            **self._stamp(request_id, ts),
-        )
-        return _expect(await self._command(request), AdminResult)
-
-    async def deposit(
-        self, wallet: str, amount: Amount, *, request_id: str | None = None, ts: int | None = None
-    ) -> AdminResult:
-        request = DepositRequest(wallet=wallet, amount=amount, **self._stamp(request_id, ts))
-        return _expect(await self._command(request), AdminResult)
-
-    async def set_index_price(
-        self,
-        underlying: str,
-        price: Amount,
-        *,
-        vol: Amount | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> AdminResult:
-        request = SetIndexPriceRequest(
-            underlying=underlying, price=price, vol=vol, **self._stamp(request_id, ts)
-        )
-        return _expect(await self._command(request), AdminResult)
-
-    async def halt_instrument(
-        self, symbol: str, *, request_id: str | None = None, ts: int | None = None
-    ) -> AdminResult:
-        request = HaltInstrumentRequest(symbol=symbol, **self._stamp(request_id, ts))
-        return _expect(await self._command(request), AdminResult)
-
-    async def settle(
-        self, symbol: str, price: Amount, *, request_id: str | None = None, ts: int | None = None
-    ) -> AdminResult:
-        """Cash-settle the expired ``symbol`` at the underlying's settlement ``price``:
-        every holder gets ``PositionExpired`` on its ``portfolio`` channel."""
-        request = SettleRequest(symbol=symbol, price=price, **self._stamp(request_id, ts))
-        return _expect(await self._command(request), AdminResult)
-
-    # --- queries -----------------------------------------------------------------------
-
-    async def get_open_orders(self, symbol: str | None = None) -> OpenOrders:
-        message: dict[str, Any] = {"type": "GetOpenOrders"}
-        if symbol is not None:
-            message["symbol"] = symbol
-        return _expect(await self._query(message), OpenOrders)
-
-    async def get_portfolio(self) -> Portfolio:
-        return _expect(await self._query({"type": "GetPortfolio"}), Portfolio)
-
-    async def get_order(
-        self,
-        order_id: int | None = None,
-        *,
-        client_id: str | None = None,
-        request_id: str | None = None,
-    ) -> Order:
-        """One own order, open or recently closed; ``HcxError("not_found")`` otherwise."""
-        message: dict[str, Any] = {"type": "GetOrder"}
-        for name, value in (
-            ("order_id", order_id),
-            ("client_id", client_id),
-            ("request_id", request_id),
-        ):
-            if value is not None:
-                message[name] = value
-        return _expect(await self._query(message), Order)
-
-    async def get_instruments(self) -> tuple[Instrument, ...]:
-        return _expect(await self._query({"type": "GetInstruments"}), Instruments).instruments
-
-    # --- subscriptions -----------------------------------------------------------------
-
-    @asynccontextmanager
-    async def subscribe_book(self, symbol: str) -> AsyncIterator[BookSubscription]:
-        """The book of ``symbol``: iterate to apply the snapshot and the updates."""
-        async with self._subscribed(BookSubscription(self, symbol, self._queue_size)) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def subscribe_trades(
-        self, symbol: str | None = None
-    ) -> AsyncIterator[Subscription[Trade]]:
-        """Trades of ``symbol``, or of every symbol (not both on one client)."""
-        trades = [key for key in self._subscriptions if key[0] == "trades"]
-        if (symbol is None and trades) or ("trades", None) in trades:
-            raise ValueError("subscribe to all trades or to trades per symbol, not both")
-        subscription: Subscription[Trade] = Subscription(self, "trades", symbol, self._queue_size)
-        async with self._subscribed(subscription) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def subscribe_instruments(
-        self,
-    ) -> AsyncIterator[Subscription[Instrument | IndexPrice]]:
-        subscription: Subscription[Instrument | IndexPrice] = Subscription(
-            self, "instruments", None, self._queue_size
-        )
-        async with self._subscribed(subscription) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def subscribe_orders(
-        self, from_seq: int | None = None
-    ) -> AsyncIterator[PrivateSubscription[OrderUpdate]]:
-        """Own order updates after ``from_seq`` (default: from now on), exactly once."""
-        async with self._private("orders", from_seq) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def subscribe_fills(
-        self, from_seq: int | None = None
-    ) -> AsyncIterator[PrivateSubscription[Fill]]:
-        async with self._private("fills", from_seq) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def subscribe_portfolio(
-        self, from_seq: int | None = None
-    ) -> AsyncIterator[PrivateSubscription[Balance | Position | PositionExpired]]:
-        async with self._private("portfolio", from_seq) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def subscribe_rfq(self) -> AsyncIterator[Subscription[RfqRequest | RfqQuote]]:
-        """RFQ traffic: ``RfqRequest`` for every RFQ other wallets open (quoters and
-        admins only) and ``RfqQuote`` for quotes on one's own RFQs. Not journaled, so
-        nothing published while the connection is down is replayed."""
-        subscription: Subscription[RfqRequest | RfqQuote] = Subscription(
-            self, RFQ_CHANNEL, None, self._queue_size
-        )
-        async with self._subscribed(subscription) as sub:
-            yield sub
-
-    @asynccontextmanager
-    async def _private(self, channel: str, from_seq: int | None) -> AsyncIterator[Any]:
-        assert channel in PRIVATE_CHANNELS
-        if from_seq is None:
-            # "From now on", as a journal position, so that a reconnect before the first
-            # message still resumes without a gap.
-            from_seq = (await self.get_portfolio()).seq
-        subscription: PrivateSubscription[Any] = PrivateSubscription(
-            self, channel, from_seq, self._queue_size
-        )
-        async with self._subscribed(subscription) as sub:
-            yield sub
+    # --- subscriptions (the methods are in ``Calls``) ------------------------------
 
     @asynccontextmanager
     async def _subscribed(self, subscription: Subscription[Any]) -> AsyncIterator[Any]:
@@ -946,7 +494,7 @@ class Client:
         self._subscriptions[key] = subscription
         try:
             try:
-                _expect(await self._query(subscription.subscribe_message()), Subscribed)
+                expect(await self._query(subscription.subscribe_message()), Subscribed)
             except BaseException:
                 self._subscriptions.pop(key, None)
                 raise
@@ -977,48 +525,19 @@ class Client:
 
 @asynccontextmanager
 async def connect(
-    url: str,
-    *,
-    wallet: str | None = None,
-    key: str | None = None,
-    subprotocol: str = SUBPROTOCOL_JSON,
-    reconnect: bool = True,
-    reconnect_timeout: float = 30.0,
-    open_timeout: float = 10.0,
-    queue_size: int = 10_000,
-    heartbeat_interval: float | None = 20.0,
-    heartbeat_timeout: float = 20.0,
-    transport: Transport | None = None,
-    request_ids: Callable[[], str] | None = None,
-    clock_ms: Callable[[], int] | None = None,
+    url: str, options: ClientOptions | None = None, **fields: Unpack[OptionFields]
 ) -> AsyncIterator[Client]:
-    """Connect (and authenticate, if ``wallet`` is given) to an hcx server.
+    """Connect (and authenticate, if ``wallet`` is given) to an hcx server; the settings
+    are ``ClientOptions``' (``options``, or its fields as keyword arguments).
 
     Raises ``HcxError`` (``auth_failed``) or ``ConnectionLost`` if the first connection
     cannot be made. Afterwards a dropped connection is re-established for up to
     ``reconnect_timeout`` seconds (``reconnect=False``: calls fail with
     ``ConnectionLost`` instead); calls in flight are re-sent unchanged, so a command
     executes at most once (one re-sent after the server's ``ts`` window, 60 s by default,
-    is refused with ``stale_request``). ``queue_size`` bounds each subscription's queue
-    (the reader waits when it is full); ``heartbeat_interval`` is how often the client
-    pings to notice a silently dead connection (``None``: never), giving up on a pong
-    after ``heartbeat_timeout`` seconds.
+    is refused with ``stale_request``).
     """
-    client = Client(
-        url,
-        wallet=wallet,
-        key=key,
-        subprotocol=subprotocol,
-        reconnect=reconnect,
-        reconnect_timeout=reconnect_timeout,
-        open_timeout=open_timeout,
-        queue_size=queue_size,
-        heartbeat_interval=heartbeat_interval,
-        heartbeat_timeout=heartbeat_timeout,
-        transport=transport,
-        request_ids=request_ids,
-        clock_ms=clock_ms,
-    )
+    client = Client(url, options, **fields)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(client._maintain)
@@ -1044,12 +563,6 @@ def _leaves(error: BaseException) -> list[BaseException]:
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return _leaves(group)[0]
-
-
-def _expect(answer: Any, cls: type[R]) -> R:
-    if not isinstance(answer, cls):
-        raise HcxError("unexpected_answer", f"expected {cls.__name__}, got {answer!r}")
-    return answer
 
 
 __all__ = ["Client", "connect"]

@@ -12,18 +12,26 @@ from __future__ import annotations
 import time
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
 
 from hcx.client.messages import (
+    AdminResult,
+    BalanceResult,
+    CancelAllResult,
+    MmpResult,
     OptionKind,
+    OrderResult,
     QuoteLeg,
     RfqLeg,
+    RfqResult,
     SelfTradePrevention,
     Side,
     TimeInForce,
 )
+
+R = TypeVar("R")
 
 Amount = Decimal | str | int
 """A price, size or amount: a ``Decimal``, a decimal string or an int (never a float,
@@ -62,13 +70,15 @@ def _optional(out: dict[str, Any], **values: Any) -> dict[str, Any]:
 
 
 @attrs.frozen(kw_only=True)
-class Request:
-    """A journaled command: ``request_id`` and ``ts`` form its idempotency key."""
+class Request(Generic[R]):
+    """A journaled command: ``request_id`` and ``ts`` form its idempotency key.
+    ``Client.submit`` answers a ``Request[R]`` with an ``R`` (its class is ``RESULT``)."""
 
     request_id: str = attrs.field(factory=new_request_id)
     ts: int = attrs.field(factory=now_ms)
 
-    TYPE = "?"
+    TYPE: ClassVar[str] = "?"
+    RESULT: ClassVar[type[Any]] = object
 
     def body(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -78,8 +88,9 @@ class Request:
 
 
 @attrs.frozen(kw_only=True)
-class PlaceOrderRequest(Request):
+class PlaceOrderRequest(Request[OrderResult]):
     TYPE = "PlaceOrder"
+    RESULT = OrderResult
     symbol: str
     side: Side
     price: Amount
@@ -110,8 +121,9 @@ class PlaceOrderRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class CancelOrderRequest(Request):
+class CancelOrderRequest(Request[OrderResult]):
     TYPE = "CancelOrder"
+    RESULT = OrderResult
     order_id: int | None = None
     client_id: str | None = None
 
@@ -120,8 +132,9 @@ class CancelOrderRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class ReplaceOrderRequest(Request):
+class ReplaceOrderRequest(Request[OrderResult]):
     TYPE = "ReplaceOrder"
+    RESULT = OrderResult
     order_id: int
     price: Amount
     size: Amount
@@ -151,8 +164,9 @@ OrderRequest = PlaceOrderRequest | CancelOrderRequest | ReplaceOrderRequest
 
 
 @attrs.frozen(kw_only=True)
-class CancelAllRequest(Request):
+class CancelAllRequest(Request[CancelAllResult]):
     TYPE = "CancelAll"
+    RESULT = CancelAllResult
     symbol: str | None = None
     underlying: str | None = None
 
@@ -161,8 +175,9 @@ class CancelAllRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class WithdrawRequest(Request):
+class WithdrawRequest(Request[BalanceResult]):
     TYPE = "Withdraw"
+    RESULT = BalanceResult
     amount: Amount
 
     def body(self) -> dict[str, Any]:
@@ -170,8 +185,9 @@ class WithdrawRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class CreateInstrumentRequest(Request):
+class CreateInstrumentRequest(Request[AdminResult]):
     TYPE = "CreateInstrument"
+    RESULT = AdminResult
     symbol: str
     underlying: str
     expiry_ms: int
@@ -202,8 +218,9 @@ class CreateInstrumentRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class DepositRequest(Request):
+class DepositRequest(Request[AdminResult]):
     TYPE = "Deposit"
+    RESULT = AdminResult
     wallet: str
     amount: Amount
 
@@ -212,8 +229,9 @@ class DepositRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class SetIndexPriceRequest(Request):
+class SetIndexPriceRequest(Request[AdminResult]):
     TYPE = "SetIndexPrice"
+    RESULT = AdminResult
     underlying: str
     price: Amount
     vol: Amount | None = None
@@ -224,8 +242,9 @@ class SetIndexPriceRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class HaltInstrumentRequest(Request):
+class HaltInstrumentRequest(Request[AdminResult]):
     TYPE = "HaltInstrument"
+    RESULT = AdminResult
     symbol: str
 
     def body(self) -> dict[str, Any]:
@@ -233,8 +252,9 @@ class HaltInstrumentRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class SettleRequest(Request):
+class SettleRequest(Request[AdminResult]):
     TYPE = "Settle"
+    RESULT = AdminResult
     symbol: str
     price: Amount
 
@@ -243,8 +263,9 @@ class SettleRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class SetMmpRequest(Request):
+class SetMmpRequest(Request[MmpResult]):
     TYPE = "SetMmp"
+    RESULT = MmpResult
     underlying: str
     interval_ms: int
     frozen_ms: int
@@ -267,8 +288,9 @@ class SetMmpRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class ResetMmpRequest(Request):
+class ResetMmpRequest(Request[MmpResult]):
     TYPE = "ResetMmp"
+    RESULT = MmpResult
     underlying: str
 
     def body(self) -> dict[str, Any]:
@@ -276,11 +298,12 @@ class ResetMmpRequest(Request):
 
 
 @attrs.frozen(kw_only=True)
-class AcceptQuoteRequest(Request):
+class AcceptQuoteRequest(Request[RfqResult]):
     """Accept a quote on one's own RFQ: journaled like an order, so a repeat (same
     ``request_id`` and ``ts``) answers the stored ``RfqResult``."""
 
     TYPE = "AcceptQuote"
+    RESULT = RfqResult
     rfq_id: str
     quote_id: str
 

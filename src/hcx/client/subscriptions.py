@@ -1,4 +1,5 @@
-"""Subscriptions: one async iterator per channel, fed by the client's reader task.
+"""Subscriptions: one async iterator per channel, fed by the client's reader task; never
+sends anything itself (a book resubscribes through the callable it was given).
 
 * ``Subscription`` yields a public channel's messages as they arrive. Public channels
   have no history: what was published while the connection was down is not replayed.
@@ -21,28 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 import trio
 
 from hcx.client.book import BookGap, OrderBook
 from hcx.client.messages import BookSnapshot, BookUpdate
-
-if TYPE_CHECKING:
-    from hcx.client.connection import Client
+from hcx.protocol.channels import BOOK
 
 T = TypeVar("T")
-
-PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
-PUBLIC_CHANNELS = ("book", "trades", "instruments")
-RFQ_CHANNEL = "rfq"
 
 
 class Subscription(Generic[T]):
     """An async iterator over the messages of one channel (and symbol)."""
 
-    def __init__(self, client: Client, channel: str, symbol: str | None, queue_size: int) -> None:
-        self.client = client
+    def __init__(self, channel: str, symbol: str | None, queue_size: int) -> None:
         self.channel = channel
         self.symbol = symbol
         self._send, self._receive = trio.open_memory_channel[Any](
@@ -148,8 +143,8 @@ class ResumePoint:
 class PrivateSubscription(Subscription[T]):
     """A private channel with exactly-once delivery across reconnects."""
 
-    def __init__(self, client: Client, channel: str, start_seq: int, queue_size: int) -> None:
-        super().__init__(client, channel, None, queue_size)
+    def __init__(self, channel: str, start_seq: int, queue_size: int) -> None:
+        super().__init__(channel, None, queue_size)
         self.position = ResumePoint(start_seq)
         self.dropped_duplicates = 0
 
@@ -166,13 +161,19 @@ class PrivateSubscription(Subscription[T]):
         await super().offer(message)
 
 
+Resubscribe = Callable[[Subscription[Any]], Awaitable[None]]
+"""Asks the server again for a subscription's channel (the client's ``resubscribe``)."""
+
+
 class BookSubscription(Subscription[BookSnapshot | BookUpdate]):
     """Iterating yields each ``BookSnapshot`` and ``BookUpdate`` after applying it to
     ``book``, so ``book`` is always the state as of the message just returned. A gap in
-    ``seq`` triggers a resubscription: updates are skipped until the new snapshot."""
+    ``seq`` triggers a resubscription (``resubscribe``): updates are skipped until the new
+    snapshot."""
 
-    def __init__(self, client: Client, symbol: str, queue_size: int) -> None:
-        super().__init__(client, "book", symbol, queue_size)
+    def __init__(self, symbol: str, queue_size: int, resubscribe: Resubscribe) -> None:
+        super().__init__(BOOK, symbol, queue_size)
+        self._resubscribe = resubscribe
         self.book = OrderBook(symbol)
         self.gaps = 0  # resubscriptions after a gap
         self.snapshots = 0
@@ -194,7 +195,7 @@ class BookSubscription(Subscription[BookSnapshot | BookUpdate]):
             except BookGap:
                 self.gaps += 1
                 self.book.reset()
-                await self.client.resubscribe(self)
+                await self._resubscribe(self)
 
     async def synced(self, timeout: float | None = None) -> OrderBook:
         """Iterate until the book has a snapshot (the first message after subscribing)."""

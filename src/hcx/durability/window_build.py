@@ -34,8 +34,8 @@ log = logging.getLogger("hcx.window")
 _CHILD = f"import sys; from {__name__} import main; sys.exit(main(sys.argv[1:]))"
 
 # A child costs an interpreter's start and handing its tables over, so it pays only
-# beside a replay that takes a while (figures: docs/benchmarks.md, the restart rows).
-# Below these sizes the window is built here, after the replay.
+# beside a replay that takes a while (figures: docs/benchmarks.md, "Restart: the window
+# child"). Below these sizes the window is built here, after the replay.
 PARALLEL_MIN_KEYS = 100_000
 PARALLEL_MIN_TAIL = 25_000  # records to replay, about half a second
 

@@ -26,7 +26,7 @@ import attrs
 import trio
 
 from hcx.client import Client, connect
-from hcx.client.connection import Transport
+from hcx.client.options import Transport
 from hcx.engine import EngineConfig
 from hcx.protocol import SUBPROTOCOL_LOCAL
 from hcx.service.clock import Clock, SimClock, WallClock

@@ -13,18 +13,18 @@ from collections import deque
 
 import attrs
 
-from hcx.engine.accounts import Exposure, Wallet, apply_fill, buy_hold
+from hcx.engine.accounts import Exposure, Wallet, buy_hold
 from hcx.engine.book import Book, BookSide, Order
 from hcx.engine.changes import Changes
 from hcx.engine.greeks import delta
 from hcx.engine.instruments import Instrument
 from hcx.engine.mmp import MmpState
-from hcx.engine.numbers import SCALE, fee_for
-from hcx.engine.outputs import Fill, Trade
+from hcx.engine.numbers import SCALE
 from hcx.engine.state import EngineState
+from hcx.engine.trade import book_trade
 
 
-def release(order: Order, exposure: Exposure) -> None:
+def release_collateral(order: Order, exposure: Exposure) -> None:
     """Stop holding collateral for what is left of ``order``."""
     if order.side == "buy":
         exposure.buy_reserved -= order.reserved
@@ -44,7 +44,7 @@ def cancel_resting(
         del wallet.client_ids[order.client_id]
     del state.orders[order.order_id]
     exposure = wallet.exposures[order.symbol]
-    release(order, exposure)
+    release_collateral(order, exposure)
     order.status = "canceled"
     order.reason = reason
     ch.orders[order.order_id] = order
@@ -256,10 +256,6 @@ def _execute(
     price: int,
     size: int,
 ) -> None:
-    symbol = inst.symbol
-    premium = inst.premium(price, size)
-    maker_fee = fee_for(premium, inst.maker_fee_bps)
-    taker_fee = fee_for(premium, inst.taker_fee_bps)
     if size == maker.remaining:
         resting_side.remove(maker)
         del maker_wallet.open_orders[maker.order_id]
@@ -272,52 +268,15 @@ def _execute(
         maker.status = "partially_filled"
     _consume(maker, size, maker_exposure, inst)
     _consume(taker, size, taker_exposure, inst)
-    maker_pnl = apply_fill(maker_wallet, maker_exposure, maker.side, size, premium, maker_fee)
-    taker_pnl = apply_fill(taker_wallet, taker_exposure, taker.side, size, premium, taker_fee)
-    state.fees_collected += maker_fee + taker_fee
-
-    trade_id = state.next_trade_id
-    state.next_trade_id = trade_id + 1
-    fill_id = state.next_fill_id
-    state.next_fill_id = fill_id + 2
-    ts, seq = ch.ts, ch.seq
-    events = ch.events
-    events.append(Trade(symbol, trade_id, price, size, taker.side, ts, seq))
-    events.append(
-        Fill(
-            maker.wallet,
-            fill_id,
-            trade_id,
-            maker.order_id,
-            symbol,
-            maker.side,
-            price,
-            size,
-            maker_fee,
-            "maker",
-            maker_pnl,
-            ts,
-            seq,
-        )
-    )
-    events.append(
-        Fill(
-            taker.wallet,
-            fill_id + 1,
-            trade_id,
-            taker.order_id,
-            symbol,
-            taker.side,
-            price,
-            size,
-            taker_fee,
-            "taker",
-            taker_pnl,
-            ts,
-            seq,
-        )
+    book_trade(
+        state,
+        ch,
+        inst,
+        price,
+        size,
+        taker.side,
+        (maker_wallet, maker_exposure, maker.side, "maker", maker.order_id),
+        (taker_wallet, taker_exposure, taker.side, "taker", taker.order_id),
     )
     ch.orders[maker.order_id] = maker
-    ch.touch_level(symbol, maker.side, price)
-    ch.touch_position(maker_wallet, maker_exposure, inst)
-    ch.touch_position(taker_wallet, taker_exposure, inst)
+    ch.touch_level(inst.symbol, maker.side, price)

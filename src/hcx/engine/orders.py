@@ -14,7 +14,7 @@ from hcx.engine.book import Order
 from hcx.engine.changes import Changes
 from hcx.engine.commands import CancelAll, CancelOrder, Envelope, PlaceOrder, ReplaceOrder, Side
 from hcx.engine.instruments import Instrument
-from hcx.engine.matching import cancel_resting, fok_fillable, match, release
+from hcx.engine.matching import cancel_resting, fok_fillable, match, release_collateral
 from hcx.engine.outputs import CancelAllResult, OrderResult
 from hcx.engine.state import EngineState
 
@@ -230,7 +230,7 @@ def _short_of_collateral(
 def _end_unrested(
     order: Order, exposure: Exposure, reason: str, env: Envelope, replaced: Order | None
 ) -> OrderResult:
-    release(order, exposure)
+    release_collateral(order, exposure)
     order.status = "canceled"
     order.reason = reason
     return _order_result(order, env, replaced)

@@ -22,8 +22,9 @@ from hcx.engine.commands import AcceptQuote, Envelope
 from hcx.engine.instruments import Instrument
 from hcx.engine.matching import record_mmp_fill
 from hcx.engine.numbers import fee_for
-from hcx.engine.outputs import Fill, RfqResult, Trade
+from hcx.engine.outputs import RfqResult
 from hcx.engine.state import EngineState
+from hcx.engine.trade import book_trade
 
 MAX_LEGS = 4
 # Far longer than any RFQ lives (the service's RFQ TTL, 30 s by default), and every quote of
@@ -51,59 +52,18 @@ def accept_quote(state: EngineState, env: Envelope, cmd: AcceptQuote, ch: Change
     for symbol, taker_side, size, price in cmd.legs:
         inst = state.instruments[symbol]
         quoter_side = "sell" if taker_side == "buy" else "buy"
-        premium = inst.premium(price, size)
-        taker_fee = fee_for(premium, inst.taker_fee_bps)
-        quoter_fee = fee_for(premium, inst.maker_fee_bps)
-        taker_exposure = taker.exposure(symbol)
-        quoter_exposure = quoter.exposure(symbol)
-        taker_pnl = apply_fill(taker, taker_exposure, taker_side, size, premium, taker_fee)
-        quoter_pnl = apply_fill(quoter, quoter_exposure, quoter_side, size, premium, quoter_fee)
-        state.fees_collected += taker_fee + quoter_fee
-        trade_id = state.next_trade_id
-        state.next_trade_id = trade_id + 1
-        fill_id = state.next_fill_id
-        state.next_fill_id = fill_id + 2
-        ch.events.append(Trade(symbol, trade_id, price, size, taker_side, env.ts_ms, env.seq))
-        ch.events.append(
-            Fill(
-                env.wallet,
-                fill_id,
-                trade_id,
-                None,
-                symbol,
-                taker_side,
-                price,
-                size,
-                taker_fee,
-                "taker",
-                taker_pnl,
-                env.ts_ms,
-                env.seq,
-                cmd.rfq_id,
-                cmd.quote_id,
-            )
+        book_trade(
+            state,
+            ch,
+            inst,
+            price,
+            size,
+            taker_side,
+            (taker, taker.exposure(symbol), taker_side, "taker", None),
+            (quoter, quoter.exposure(symbol), quoter_side, "maker", None),
+            cmd.rfq_id,
+            cmd.quote_id,
         )
-        ch.events.append(
-            Fill(
-                cmd.quoter,
-                fill_id + 1,
-                trade_id,
-                None,
-                symbol,
-                quoter_side,
-                price,
-                size,
-                quoter_fee,
-                "maker",
-                quoter_pnl,
-                env.ts_ms,
-                env.seq,
-                cmd.rfq_id,
-                cmd.quote_id,
-            )
-        )
-        ch.touch_position(taker, taker_exposure, inst)
-        ch.touch_position(quoter, quoter_exposure, inst)
         if cmd.quoter_mmp:
             record_mmp_fill(state, ch, cmd.quoter, inst, quoter_side, size, None)
     return RfqResult(

@@ -1,4 +1,5 @@
-"""Engine results and events as wire messages: decimal strings out, ``None`` left out.
+"""Engine results, events and read answers as wire messages: decimal strings out, ``None``
+left out. Builds shapes only; never reads the engine or sends anything.
 
 Each output class is converted by a plan built once from its attrs fields: which fields
 are decimal amounts, which are dropped (the ``wallet`` on private messages is implied by
@@ -8,7 +9,7 @@ protocol names differ (a book update's ``seq`` is its ``book_seq``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -21,8 +22,10 @@ from hcx.engine.outputs import (
     BookUpdate,
     CancelAllResult,
     Fill,
+    InstrumentUpdate,
     Level,
     MmpResult,
+    OrderUpdate,
     Position,
     PositionExpired,
     RfqResult,
@@ -153,3 +156,59 @@ _SPECIAL: dict[type, Callable[[Any, dict[str, Any]], None]] = {
     Fill: _fill,
     BalanceResult: _balance_result,
 }
+
+
+# --- answers to reads (built from what a read took from the engine) ---------------------
+
+
+def order_message(order: OrderUpdate) -> dict[str, Any]:
+    """``GetOrder``'s answer: one order, open or recently closed."""
+    return {**to_wire(order), "type": "Order"}
+
+
+def open_orders_message(orders: Iterable[OrderUpdate], seq: int) -> dict[str, Any]:
+    return {
+        "type": "OpenOrders",
+        "orders": [{**to_wire(o), "type": "OrderResult"} for o in orders],
+        "seq": seq,
+    }
+
+
+def instruments_message(instruments: Iterable[InstrumentUpdate]) -> dict[str, Any]:
+    return {"type": "Instruments", "instruments": [to_wire(i) for i in instruments]}
+
+
+def portfolio_message(
+    wallet: str, balance: Balance, positions: Iterable[Position], seq: int
+) -> dict[str, Any]:
+    return {
+        "type": "Portfolio",
+        "wallet": wallet,
+        "balance": {
+            "total": format_decimal(balance.total),
+            "available": format_decimal(balance.available),
+            "reserved": format_decimal(balance.reserved),
+        },
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "size": format_decimal(p.size),
+                "entry_price": format_decimal(p.entry_price),
+                "realized_pnl": format_decimal(p.realized_pnl),
+            }
+            for p in positions
+        ],
+        "seq": seq,
+    }
+
+
+def book_snapshot_message(
+    symbol: str, book_seq: int, bids: list[Level], asks: list[Level]
+) -> dict[str, Any]:
+    return {
+        "type": "BookSnapshot",
+        "symbol": symbol,
+        "seq": book_seq,
+        "bids": levels(bids),
+        "asks": levels(asks),
+    }

@@ -17,7 +17,7 @@ import trio
 
 from hcx.engine import Engine
 from hcx.engine.commands import Command
-from hcx.sequencing import JournalEntry, Refusal, Reply, Waiter
+from hcx.sequencing import JournalEntry, Waiter
 
 
 class Pending:
@@ -67,15 +67,3 @@ class QueryEntry:
 
 
 Entry = JournalEntry | QueryEntry
-
-__all__ = [
-    "Entry",
-    "JournalEntry",
-    "Pending",
-    "QueryEntry",
-    "QueryItem",
-    "Refusal",
-    "Reply",
-    "Submission",
-    "Waiter",
-]

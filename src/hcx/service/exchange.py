@@ -19,9 +19,10 @@ from hcx.durability.replay import Recovered
 from hcx.engine import Engine
 from hcx.engine.commands import Command
 from hcx.engine.outputs import Result
+from hcx.sequencing import Refusal, Reply
 from hcx.service.clock import Clock
 from hcx.service.config import ServiceConfig
-from hcx.service.entries import Pending, QueryItem, Refusal, Reply, Submission
+from hcx.service.entries import Pending, QueryItem, Submission
 from hcx.service.release import Publisher, Releaser
 from hcx.service.sequencer import Sequencer
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import trio
 
-from hcx.service.entries import Entry, JournalEntry, Reply
+from hcx.sequencing import JournalEntry, Reply
+from hcx.service.entries import Entry
 
 Publisher = Callable[[list[JournalEntry]], None]
 

@@ -54,7 +54,7 @@ class Snapshotter:
             code = 0
             try:
                 # Lowest priority: the writer thread and the commits' I/O need the other
-                # core more than the snapshot needs to be quick (docs/durability.md).
+                # core more than the snapshot needs to be quick (docs/benchmarks.md).
                 os.nice(19)
                 write_snapshot(self.engine, chain, self.directory)
             except BaseException:

@@ -13,7 +13,6 @@ orders, so ``GetOrder`` can answer for an order that has left the book.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
 from typing import Any
 
 from hcx.engine.outputs import (
@@ -27,19 +26,20 @@ from hcx.engine.outputs import (
     PositionExpired,
     Trade,
 )
+from hcx.protocol.channels import BOOK, FILLS, INSTRUMENTS, ORDERS, PORTFOLIO, TRADES
 from hcx.protocol.messages import to_wire
-from hcx.service.entries import JournalEntry
+from hcx.sequencing import JournalEntry
 from hcx.service.gateway.outbound import Frames, Outbound
 
-PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
-PUBLIC_CHANNELS = ("book", "trades", "instruments")
 CHANNEL_OF_EVENT: dict[type, str] = {
-    OrderUpdate: "orders",
-    Fill: "fills",
-    Balance: "portfolio",
-    Position: "portfolio",
-    PositionExpired: "portfolio",
+    OrderUpdate: ORDERS,
+    Fill: FILLS,
+    Balance: PORTFOLIO,
+    Position: PORTFOLIO,
+    PositionExpired: PORTFOLIO,
 }
+# Not a protocol channel: where quoters who subscribed to ``rfq`` receive RFQ requests.
+RFQ_QUOTERS = "rfq_quoters"
 
 
 class Subscription:
@@ -87,7 +87,6 @@ class Fanout:
         self.routes: dict[Key, dict[Subscription, None]] = {}
         self.recent_orders: OrderedDict[int, OrderUpdate] = OrderedDict()
         self.recent_orders_kept = recent_orders_kept
-        self.published = 0
 
     def add(self, channel: str, key: str | None, subscription: Subscription) -> None:
         self.routes.setdefault((channel, key), {})[subscription] = None
@@ -113,12 +112,12 @@ class Fanout:
                 if channel is not None:
                     self._send(routes.get((channel, event.wallet)), event)  # type: ignore[union-attr]
                 elif kind is BookUpdate:
-                    self._send(routes.get(("book", event.symbol)), event)  # type: ignore[union-attr]
+                    self._send(routes.get((BOOK, event.symbol)), event)  # type: ignore[union-attr]
                 elif kind is Trade:
-                    self._send(routes.get(("trades", event.symbol)), event)  # type: ignore[union-attr]
-                    self._send(routes.get(("trades", None)), event)
+                    self._send(routes.get((TRADES, event.symbol)), event)  # type: ignore[union-attr]
+                    self._send(routes.get((TRADES, None)), event)
                 elif kind is InstrumentUpdate or kind is IndexPrice:
-                    self._send(routes.get(("instruments", None)), event)
+                    self._send(routes.get((INSTRUMENTS, None)), event)
 
     def deliver_to(self, channel: str, key: str | None, message: dict[str, Any]) -> None:
         """Publish a message that is not an engine event (RFQ traffic)."""
@@ -133,7 +132,7 @@ class Fanout:
         to ``rfq`` under their wallet)."""
         frames = Frames(message)
         for (channel, wallet), subscriptions in list(self.routes.items()):
-            if channel == "rfq_quoters" and wallet != except_wallet:
+            if channel == RFQ_QUOTERS and wallet != except_wallet:
                 for subscription in list(subscriptions):
                     subscription.deliver(frames)
 
@@ -141,7 +140,6 @@ class Fanout:
         if not subscriptions:
             return
         frames = Frames(to_wire(event))
-        self.published += 1
         # No copy of the routes: delivering never changes them (a full queue only flags
         # its connection; the routes change when that connection's task closes it).
         for subscription in subscriptions:
@@ -156,8 +154,3 @@ class Fanout:
         recent.move_to_end(update.order_id)  # type: ignore[arg-type]
         if len(recent) > self.recent_orders_kept:
             recent.popitem(last=False)
-
-    def private_events(self, events: Iterable[Any], wallet: str, channel: str) -> list[Any]:
-        return [
-            e for e in events if CHANNEL_OF_EVENT.get(type(e)) == channel and e.wallet == wallet
-        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import time
 
 
@@ -43,3 +45,44 @@ class BucketMap:
                 self._buckets.clear()
             bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
         return bucket.take(count)
+
+
+class AuthThrottle:
+    """Failed logins per remote address over the last minute: past ``per_minute`` of
+    them, an address waits until the oldest is a minute old."""
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self.max_keys = max_keys
+        self._failures: dict[str, collections.deque[float]] = {}
+
+    def wait_ms(self, remote: str) -> float:
+        """0 if ``remote`` may try now, else the ms until it may."""
+        failures = self._failures.get(remote)
+        if not failures:
+            return 0.0
+        now = time.monotonic()
+        while failures and failures[0] < now - 60.0:
+            failures.popleft()
+        if len(failures) < self.per_minute:
+            return 0.0
+        return (failures[0] + 60.0 - now) * 1000.0
+
+    def begin(self, remote: str) -> float:
+        """Count an attempt against ``remote`` before its key is checked: the check is slow
+        and awaited, so attempts racing in on many connections must not all pass the limit
+        first. Returns the attempt's stamp for ``end``."""
+        if len(self._failures) > self.max_keys:
+            self._failures.clear()
+        stamp = time.monotonic()
+        self._failures.setdefault(remote, collections.deque()).append(stamp)
+        return stamp
+
+    def end(self, remote: str, stamp: float, *, ok: bool) -> None:
+        """A failed attempt stays counted; a successful one is taken back."""
+        if not ok:
+            return
+        failures = self._failures.get(remote)
+        if failures is not None:
+            with contextlib.suppress(ValueError):  # already pruned or cleared
+                failures.remove(stamp)

@@ -10,17 +10,19 @@ forgotten when its result is released.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from hcx.engine import Engine
 from hcx.engine.commands import SIDES, AcceptQuote
-from hcx.engine.numbers import PREMIUM_DIVISOR, format_decimal
+from hcx.engine.instruments import Instrument
+from hcx.engine.numbers import format_decimal
+from hcx.engine.rfq import MAX_LEGS
 from hcx.protocol import fields as f
 from hcx.protocol.errors import ProtocolError, invalid_field
 
-MAX_LEGS = 4
 MAX_OPEN_PER_WALLET = 100
 MAX_QUOTES_PER_RFQ = 100
 MAX_VALID_MS = 60_000
@@ -93,7 +95,15 @@ class RfqDesk:
         for rfq_id in [k for k, rfq in self.rfqs.items() if rfq.expires_ms < now_ms]:
             del self.rfqs[rfq_id]
 
-    def open(self, taker: str, message: dict[str, Any], engine: Engine, now_ms: int) -> Rfq:
+    def open(
+        self,
+        taker: str,
+        message: dict[str, Any],
+        instruments: Mapping[str, Instrument],
+        now_ms: int,
+    ) -> Rfq:
+        """Register an RFQ; ``instruments``: the listed ones among its legs' symbols (read
+        through the exchange's ordered path, ``instruments_of``)."""
         self._prune(now_ms)
         rfq_id = _uuid(message, "rfq_id")
         legs = _legs(message, with_price=False)
@@ -101,7 +111,6 @@ class RfqDesk:
             raise invalid_field("rfq_id", "an RFQ with this id is open")
         if sum(1 for r in self.rfqs.values() if r.taker == taker) >= MAX_OPEN_PER_WALLET:
             raise ProtocolError("rate_limited", "too many open RFQs", retry_after_ms=self.ttl_ms)
-        instruments = engine.state.instruments
         for index, leg in enumerate(legs):
             if leg["symbol"] not in instruments:
                 raise invalid_field(f"legs[{index}].symbol", f"unknown symbol {leg['symbol']!r}")
@@ -170,15 +179,14 @@ def request_message(rfq: Rfq) -> dict[str, Any]:
     }
 
 
-def quote_message(rfq: Rfq, quote: Quote, engine: Engine) -> dict[str, Any]:
+def quote_message(rfq: Rfq, quote: Quote, instruments: Mapping[str, Instrument]) -> dict[str, Any]:
     """What the taker sees: the legs from its own side and the net premium it would pay
-    (negative: receive)."""
+    (negative: receive), by the engine's own premium rule."""
     net = 0
     legs = []
     for symbol, quoter_side, size, price in quote.legs:
         taker_side = "sell" if quoter_side == "buy" else "buy"
-        inst = engine.state.instruments[symbol]
-        premium = price * size * inst.multiplier // PREMIUM_DIVISOR
+        premium = instruments[symbol].premium(price, size)
         net += premium if taker_side == "buy" else -premium
         legs.append(
             {
@@ -196,3 +204,27 @@ def quote_message(rfq: Rfq, quote: Quote, engine: Engine) -> dict[str, Any]:
         "net_premium": format_decimal(net),
         "expires_ms": quote.expires_ms,
     }
+
+
+def leg_symbols(message: dict[str, Any]) -> list[str]:
+    """The symbols a ``RequestQuote`` or ``Quote`` names (what is not a symbol is left
+    out: the desk refuses it with the field named)."""
+    legs = message.get("legs")
+    if not isinstance(legs, list):
+        return []
+    return [
+        leg["symbol"]
+        for leg in legs[:MAX_LEGS]
+        if isinstance(leg, dict) and isinstance(leg.get("symbol"), str)
+    ]
+
+
+def instruments_of(symbols: Iterable[str]) -> Callable[[Engine], dict[str, Instrument]]:
+    """A read for the exchange's ordered path: the listed instruments among ``symbols``."""
+    wanted = tuple(symbols)
+
+    def read(engine: Engine) -> dict[str, Instrument]:
+        listed = engine.state.instruments
+        return {symbol: listed[symbol] for symbol in wanted if symbol in listed}
+
+    return read

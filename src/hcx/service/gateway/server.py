@@ -1,21 +1,18 @@
-"""The gateway: the WebSocket listener and what its sessions share.
+"""The gateway's listener: accepts WebSocket connections and runs each one's tasks; what
+its sessions share lives in ``services``, what one session does in ``session``.
 
 One task per connection reads frames and hands them to its ``Session``; a second task
 drains the connection's ``Outbound`` queue into the socket, all that is queued in one
 write (``wire``: frames built once, written under trio-websocket); a third pings every
 ``ping_interval_s`` and closes with 1008 when no pong comes within ``pong_timeout_s``.
 trio-websocket enforces the frame limit (close 1009). A slow consumer is closed with 1008
-and the protocol's JSON reason. Reads of journal history (resume) run on a reader
-connection of their own, off the event loop.
+and the protocol's JSON reason.
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import logging
 import ssl
-import time
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -24,17 +21,13 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after our close)
-from hcx.durability.journal import MEMORY, Journal
-from hcx.durability.records import decode_output_object, decode_record
 from hcx.protocol import SUBPROTOCOL_CBOR, SUBPROTOCOL_JSON
 from hcx.service.clock import Clock
 from hcx.service.exchange import Exchange
 from hcx.service.gateway.config import GatewayConfig
-from hcx.service.gateway.fanout import CHANNEL_OF_EVENT, Fanout
-from hcx.service.gateway.keys import KeyStore
-from hcx.service.gateway.limits import BucketMap
+from hcx.service.gateway.fanout import Fanout
 from hcx.service.gateway.outbound import SLOW_CONSUMER_REASON, Outbound
-from hcx.service.gateway.rfq import RfqDesk
+from hcx.service.gateway.services import SessionServices
 from hcx.service.gateway.session import Session
 from hcx.service.gateway.wire import RawWriter, raw_writer
 from hcx.service.metrics import Metrics
@@ -53,86 +46,19 @@ class Gateway:
         clock: Clock,
     ) -> None:
         self.config = config
-        self.exchange = exchange
         self.metrics = metrics
-        self.clock = clock
-        self.fanout = Fanout(config.recent_orders_kept)
-        self.rfq = RfqDesk(config.rfq_ttl_ms)
-        exchange.add_publisher(self.fanout.publish)
-        self.order_rate = BucketMap(config.order_rate_per_wallet, config.order_burst_per_wallet)
-        self._failures: dict[str, collections.deque[float]] = {}
+        self.services = SessionServices(config, exchange, metrics, clock)
         self.sessions: set[Session] = set()
-        self.stopping = False
-        db = exchange.config.db
-        self._memory = exchange.config.durability == "memory"
-        self._reader = exchange.writer.journal if self._memory else Journal(db)
-        self._reader_limiter = exchange.writer.limiter if self._memory else trio.CapacityLimiter(1)
-        self._keys = KeyStore(self._reader if not self._memory else Journal(MEMORY))
         self._server: Any = None
         self.connection_count = 0
 
-    # --- shared services for sessions ------------------------------------------------
+    @property
+    def fanout(self) -> Fanout:
+        return self.services.fanout
 
-    async def verify_key(self, wallet: str, key: str) -> str | None:
-        role: str | None = await trio.to_thread.run_sync(
-            self._keys.verify, wallet, key, limiter=self._reader_limiter
-        )
-        return role
-
-    def failed_auth_wait_ms(self, remote: str) -> float:
-        failures = self._failures.get(remote)
-        if not failures:
-            return 0.0
-        now = time.monotonic()
-        while failures and failures[0] < now - 60.0:
-            failures.popleft()
-        if len(failures) < self.config.failed_auth_per_minute:
-            return 0.0
-        return (failures[0] + 60.0 - now) * 1000.0
-
-    def begin_auth_attempt(self, remote: str) -> float:
-        """Count an attempt against ``remote`` before its key is checked: the check is slow
-        and awaited, so attempts racing in on many connections must not all pass the limit
-        first. Returns the attempt's stamp for ``end_auth_attempt``."""
-        if len(self._failures) > 100_000:
-            self._failures.clear()
-        stamp = time.monotonic()
-        self._failures.setdefault(remote, collections.deque()).append(stamp)
-        return stamp
-
-    def end_auth_attempt(self, remote: str, stamp: float, *, ok: bool) -> None:
-        """A failed attempt stays counted; a successful one is taken back."""
-        if not ok:
-            self.metrics.auth_failures.inc()
-            return
-        failures = self._failures.get(remote)
-        if failures is not None:
-            with contextlib.suppress(ValueError):  # already pruned or cleared
-                failures.remove(stamp)
-
-    async def first_kept_seq(self) -> int:
-        def first() -> int:
-            rows: Any = list(self._reader.connection.execute("SELECT min(seq) FROM journal"))
-            return int(rows[0][0] or 1)
-
-        return await trio.to_thread.run_sync(first, limiter=self._reader_limiter)
-
-    async def history(self, wallet: str, channel: str, after: int, upto: int) -> list[Any]:
-        """Events of ``channel`` for ``wallet`` in records ``after < seq <= upto``."""
-
-        def read() -> list[Any]:
-            events = []
-            for seq, _, _, blob, _, _ in self._reader.scan(after):
-                if seq > upto:
-                    break
-                for data in decode_record(blob).events:
-                    event = decode_output_object(data)
-                    if CHANNEL_OF_EVENT.get(type(event)) == channel and event.wallet == wallet:
-                        events.append(event)
-            return events
-
-        result: list[Any] = await trio.to_thread.run_sync(read, limiter=self._reader_limiter)
-        return result
+    @property
+    def stopping(self) -> bool:
+        return self.services.stopping
 
     # --- listening -------------------------------------------------------------------
 
@@ -198,7 +124,7 @@ class Gateway:
             framed=writer is not None,
             interval_s=self.config.channel_interval_ms / 1000.0,
         )
-        session = Session(self, outbound, remote)
+        session = Session(self.services, outbound, remote)
         self.sessions.add(session)
         self.connection_count += 1
         self.metrics.connections.set(self.connection_count)
@@ -273,15 +199,14 @@ class Gateway:
             scope.cancel()
 
     def announce_shutdown(self) -> None:
-        self.stopping = True
+        self.services.stopping = True
         for session in list(self.sessions):
             session.outbound.offer(
                 {"type": "Error", "code": "unavailable", "message": "the exchange is stopping"}
             )
 
     def close(self) -> None:
-        if not self._memory:
-            self._reader.close()
+        self.services.close()
 
 
 def _chunks(frames: list[bytes], limit: int) -> Iterator[bytes]:

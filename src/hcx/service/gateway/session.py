@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hcx.engine import Engine
-from hcx.engine.numbers import format_decimal
 from hcx.protocol import fields as f
+from hcx.protocol.channels import BOOK, CHANNELS, PRIVATE_CHANNELS, PUBLIC_CHANNELS, RFQ, TRADES
 from hcx.protocol.codec import decode
 from hcx.protocol.commands import (
     ADMIN_COMMANDS,
@@ -25,23 +25,29 @@ from hcx.protocol.commands import (
     parse_command,
 )
 from hcx.protocol.errors import ProtocolError, invalid_field
-from hcx.protocol.messages import levels, to_wire
-from hcx.service.entries import QueryItem, Refusal, Reply, Submission
-from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Subscription
+from hcx.protocol.messages import (
+    book_snapshot_message,
+    instruments_message,
+    open_orders_message,
+    order_message,
+    portfolio_message,
+    to_wire,
+)
+from hcx.sequencing import Refusal, Reply
+from hcx.service.entries import QueryItem, Submission
+from hcx.service.gateway.fanout import RFQ_QUOTERS, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
-from hcx.service.gateway.rfq import quote_message, request_message
-
-if TYPE_CHECKING:
-    from hcx.service.gateway.server import Gateway
+from hcx.service.gateway.rfq import instruments_of, leg_symbols, quote_message, request_message
+from hcx.service.gateway.services import SessionServices
 
 QUERY_TYPES = ("GetOpenOrders", "GetPortfolio", "GetOrder", "GetInstruments")
-CHANNELS = ("book", "trades", "instruments", "rfq", *PRIVATE_CHANNELS)
 QUOTER_ROLES = ("quoter", "admin")
 
 
-class Answer:
-    """A waiter that hands the released answer to a callback."""
+class CallbackWaiter:
+    """A waiter that hands the released answer to a callback (the release stage calls
+    ``resolve``; nothing awaits it)."""
 
     __slots__ = ("callback",)
 
@@ -53,14 +59,14 @@ class Answer:
 
 
 class Session:
-    def __init__(self, gateway: Gateway, outbound: Outbound, remote: str) -> None:
-        self.gateway = gateway
+    def __init__(self, services: SessionServices, outbound: Outbound, remote: str) -> None:
+        self.services = services
         self.outbound = outbound
         self.remote = remote
         self.wallet: str | None = None
         self.role: str | None = None
         self.subscriptions: dict[tuple[str, str | None], Subscription] = {}
-        config = gateway.config
+        config = services.config
         self.messages = TokenBucket(
             config.message_rate_per_connection, config.message_burst_per_connection
         )
@@ -73,7 +79,7 @@ class Session:
         self.outbound.offer(message)
 
     def error(self, exc: ProtocolError, msg_id: Any = None, request_id: str | None = None) -> None:
-        self.gateway.metrics.errors(exc.code)
+        self.services.metrics.errors(exc.code)
         self.send(exc.to_wire(msg_id, request_id))
 
     # --- the entry point --------------------------------------------------------------
@@ -112,13 +118,13 @@ class Session:
         elif kind == "Authenticate":
             await self._authenticate(message, msg_id)
         elif kind == "RequestQuote":
-            self._request_quote(message, msg_id)
+            await self._request_quote(message, msg_id)
         elif kind == "Quote":
-            self._quote(message, msg_id)
+            await self._quote(message, msg_id)
         elif kind == "AcceptQuote":
             await self._accept_quote(message, msg_id)
         elif kind == "Ping":
-            self.send(_with_id({"type": "Pong", "server_ms": self.gateway.clock.now_ms()}, msg_id))
+            self.send(_with_id({"type": "Pong", "server_ms": self.services.clock.now_ms()}, msg_id))
         else:
             raise ProtocolError("unknown_type", f"unknown message type {kind!r}")
 
@@ -126,17 +132,17 @@ class Session:
 
     async def _authenticate(self, message: dict[str, Any], msg_id: Any) -> None:
         wallet = f.req_string(message, "wallet")
-        gateway = self.gateway
-        if gateway.config.auth == "none":
+        services = self.services
+        if services.config.auth == "none":
             role: str | None = "admin"
         else:
             key = f.req_string(message, "key", max_length=256)
-            wait_ms = gateway.failed_auth_wait_ms(self.remote)
+            wait_ms = services.auth_throttle.wait_ms(self.remote)
             if wait_ms:
                 raise _rate_limited(wait_ms)
-            attempt = gateway.begin_auth_attempt(self.remote)
-            role = await gateway.verify_key(wallet, key)
-            gateway.end_auth_attempt(self.remote, attempt, ok=role is not None)
+            attempt = services.auth_throttle.begin(self.remote)
+            role = await services.verify_key(wallet, key)
+            services.end_auth_attempt(self.remote, attempt, ok=role is not None)
             if role is None:
                 raise ProtocolError("auth_failed", "wallet and key do not match a live key")
         if self.wallet is not None and self.wallet != wallet:
@@ -158,7 +164,7 @@ class Session:
         return wallet
 
     def _order_rate(self, wallet: str, count: int) -> None:
-        wait_ms = self.gateway.order_rate.take(wallet, count)
+        wait_ms = self.services.order_rate.take(wallet, count)
         if wait_ms:
             raise _rate_limited(wait_ms)
 
@@ -166,40 +172,44 @@ class Session:
         parsed = parse_command(message)
         wallet = self._authorize(message["type"])
         self._order_rate(wallet, 1)
-        if self.gateway.stopping:
+        if self.services.stopping:
             raise ProtocolError("unavailable", "the exchange is shutting down")
-        waiter = Answer(lambda answer: self._answer_command(answer, msg_id, parsed.request_id))
-        await self.gateway.exchange.send(
+        waiter = CallbackWaiter(
+            lambda answer: self._answer_command(answer, msg_id, parsed.request_id)
+        )
+        await self.services.send(
             [Submission(wallet, parsed.request_id, parsed.ts, parsed.command, waiter)]
         )
 
     def _answer_command(self, answer: Any, msg_id: Any, request_id: str) -> None:
         if isinstance(answer, Reply):
-            self.gateway.metrics.result(answer.result)
+            self.services.metrics.result(answer.result)
             self.send(_with_id(to_wire(answer.result), msg_id))
         else:
             self.error(ProtocolError(answer.code, answer.message), msg_id, request_id)
 
     # --- RFQ -------------------------------------------------------------------------
 
-    def _request_quote(self, message: dict[str, Any], msg_id: Any) -> None:
+    async def _request_quote(self, message: dict[str, Any], msg_id: Any) -> None:
         wallet = self._require_wallet()
-        gateway = self.gateway
-        rfq = gateway.rfq.open(wallet, message, gateway.exchange.engine, gateway.clock.now_ms())
+        services = self.services
+        listed = await services.query(instruments_of(leg_symbols(message)))
+        rfq = services.rfq.open(wallet, message, listed, services.clock.now_ms())
         self.send(_with_id({"type": "RfqOpened", "rfq_id": rfq.rfq_id}, msg_id))
-        gateway.fanout.deliver_to_quoters(request_message(rfq), except_wallet=wallet)
+        services.fanout.deliver_to_quoters(request_message(rfq), except_wallet=wallet)
 
-    def _quote(self, message: dict[str, Any], msg_id: Any) -> None:
+    async def _quote(self, message: dict[str, Any], msg_id: Any) -> None:
         wallet = self._require_wallet()
         if self.role not in QUOTER_ROLES:
             raise ProtocolError("forbidden", "quoting needs the quoter role")
-        gateway = self.gateway
-        rfq, quote = gateway.rfq.quote(wallet, message, gateway.clock.now_ms())
+        services = self.services
+        rfq, quote = services.rfq.quote(wallet, message, services.clock.now_ms())
         ack = {"type": "QuoteAck", "rfq_id": rfq.rfq_id, "quote_id": quote.quote_id}
         self.send(_with_id(ack, msg_id))
-        gateway.fanout.deliver_to(
-            "rfq", rfq.taker, quote_message(rfq, quote, gateway.exchange.engine)
-        )
+        # Every leg's symbol is the RFQ's, listed when it opened; instruments are never
+        # unlisted, so all are found.
+        listed = await services.query(instruments_of(symbol for symbol, *_ in quote.legs))
+        services.fanout.deliver_to(RFQ, rfq.taker, quote_message(rfq, quote, listed))
 
     async def _accept_quote(self, message: dict[str, Any], msg_id: Any) -> None:
         request_id = f.request_id(message)
@@ -208,9 +218,9 @@ class Session:
         quote_id = f.request_id(message, "quote_id")
         wallet = self._require_wallet()
         self._order_rate(wallet, 1)
-        if self.gateway.stopping:
+        if self.services.stopping:
             raise ProtocolError("unavailable", "the exchange is shutting down")
-        desk = self.gateway.rfq
+        desk = self.services.rfq
         command = desk.acceptance(wallet, rfq_id, quote_id)
 
         def answer(reply: Any) -> None:
@@ -218,15 +228,15 @@ class Session:
                 desk.filled(rfq_id)
             self._answer_command(reply, msg_id, request_id)
 
-        await self.gateway.exchange.send(
-            [Submission(wallet, request_id, ts, command, Answer(answer))]
+        await self.services.send(
+            [Submission(wallet, request_id, ts, command, CallbackWaiter(answer))]
         )
 
     async def _bulk(self, message: dict[str, Any], msg_id: Any) -> None:
         items = bulk_items(message)
         wallet = self._require_wallet()
         self._order_rate(wallet, len(items))
-        if self.gateway.stopping:
+        if self.services.stopping:
             raise ProtocolError("unavailable", "the exchange is shutting down")
         header: dict[str, Any] = {"type": "BulkResult"}
         if msg_id is not None:
@@ -255,7 +265,7 @@ class Session:
             )
         bulk.remaining = len(submissions)
         if submissions:
-            await self.gateway.exchange.send(submissions)  # type: ignore[arg-type]
+            await self.services.send(submissions)  # type: ignore[arg-type]
         else:
             bulk.finish()
 
@@ -274,8 +284,8 @@ class Session:
                 read = _portfolio(wallet)
             else:
                 read = self._get_order(wallet, message)
-        await self.gateway.exchange.send(
-            [QueryItem(read, Answer(lambda answer: self._answer_query(answer, msg_id)))]
+        await self.services.send(
+            [QueryItem(read, CallbackWaiter(lambda answer: self._answer_query(answer, msg_id)))]
         )
 
     def _answer_query(self, answer: Any, msg_id: Any) -> None:
@@ -292,19 +302,19 @@ class Session:
         request_id = f.request_id(message) if message.get("request_id") is not None else None
         if sum(x is not None for x in (order_id, client_id, request_id)) != 1:
             raise invalid_field("order_id", "give exactly one of order_id, client_id, request_id")
-        recent = self.gateway.fanout.recent_orders
-        exchange = self.gateway.exchange
+        recent = self.services.fanout.recent_orders
+        services = self.services
 
         def read(engine: Engine) -> Any:
             wanted = order_id
             if request_id is not None:
-                stored = exchange.stored_result(wallet, request_id)
+                stored = services.stored_result(wallet, request_id)
                 wanted = getattr(stored, "order_id", None)
                 if wanted is None:
                     return ProtocolError("not_found", "no order was placed by that request")
             found = engine.open_order(wallet, order_id=wanted, client_id=client_id)
             if found is not None:
-                return {**to_wire(found), "type": "Order"}
+                return order_message(found)
             if wanted is None:
                 return ProtocolError("not_found", "no such order of this wallet")
             # Closed orders are remembered by the release stage: look there when this
@@ -322,28 +332,28 @@ class Session:
         confirm = _with_id({"type": "Subscribed", "channel": channel}, msg_id)
         if symbol is not None:
             confirm["symbol"] = symbol
-        fanout = self.gateway.fanout
+        fanout = self.services.fanout
         if channel in PRIVATE_CHANNELS:
             wallet = self._require_wallet()
             key: str | None = wallet
-        elif channel == "book":
+        elif channel == BOOK:
             if symbol is None:
                 raise invalid_field("symbol", "is required for the book channel")
             key = symbol
-        elif channel == "trades":
+        elif channel == TRADES:
             key = symbol
-        elif channel == "rfq":
+        elif channel == RFQ:
             key = self._require_wallet()
-            if self.role in QUOTER_ROLES and ("rfq_quoters", key) not in self.subscriptions:
+            if self.role in QUOTER_ROLES and (RFQ_QUOTERS, key) not in self.subscriptions:
                 requests = Subscription(self.outbound)
-                self.subscriptions[("rfq_quoters", key)] = requests
-                fanout.add("rfq_quoters", key, requests)
+                self.subscriptions[(RFQ_QUOTERS, key)] = requests
+                fanout.add(RFQ_QUOTERS, key, requests)
         else:
             key = None
         if (channel, key) in self.subscriptions:
             self.send(confirm)
             return
-        if channel == "book":
+        if channel == BOOK:
             await self._subscribe_book(key, confirm)  # type: ignore[arg-type]
             return
         if channel in PRIVATE_CHANNELS and from_seq is not None:
@@ -366,53 +376,45 @@ class Session:
                 return
             book_seq, bids, asks = depth
             subscription = Subscription(self.outbound, urgent=False)
-            self.subscriptions[("book", symbol)] = subscription
-            self.gateway.fanout.add("book", symbol, subscription)
+            self.subscriptions[(BOOK, symbol)] = subscription
+            self.services.fanout.add(BOOK, symbol, subscription)
             self.send(confirm)
-            self.send(
-                {
-                    "type": "BookSnapshot",
-                    "symbol": symbol,
-                    "seq": book_seq,
-                    "bids": levels(bids),
-                    "asks": levels(asks),
-                }
-            )
+            self.send(book_snapshot_message(symbol, book_seq, bids, asks))
 
-        await self.gateway.exchange.send([QueryItem(read, Answer(answer))])
+        await self.services.send([QueryItem(read, CallbackWaiter(answer))])
 
     async def _resume(
         self, channel: str, wallet: str, from_seq: int, confirm: dict[str, Any]
     ) -> None:
-        gateway = self.gateway
+        services = self.services
         subscription = Subscription(self.outbound, buffering=True)
         self.subscriptions[(channel, wallet)] = subscription
-        gateway.fanout.add(channel, wallet, subscription)
-        boundary = gateway.exchange.releaser.released_seq
-        first_kept = await gateway.first_kept_seq()
+        services.fanout.add(channel, wallet, subscription)
+        boundary = services.released_seq
+        first_kept = await services.first_kept_seq()
         if from_seq < first_kept - 1:
-            gateway.fanout.remove(channel, wallet, subscription)
+            services.fanout.remove(channel, wallet, subscription)
             del self.subscriptions[(channel, wallet)]
             raise ProtocolError(
                 "resume_unavailable", f"the journal keeps seq {first_kept} onward", "from_seq"
             )
         self.send(confirm)
         if from_seq < boundary:
-            for event in await gateway.history(wallet, channel, from_seq, boundary):
+            for event in await services.history(wallet, channel, from_seq, boundary):
                 self.outbound.offer(to_wire(event))
         subscription.go_live()
 
     def _unsubscribe(self, message: dict[str, Any], msg_id: Any) -> None:
         channel = f.choice(message, "channel", CHANNELS)
         symbol = f.string(message, "symbol", optional=True)
-        key = self.wallet if channel in (*PRIVATE_CHANNELS, "rfq") else symbol
-        if channel == "rfq":
-            requests = self.subscriptions.pop(("rfq_quoters", key), None)
+        key = self.wallet if channel in (*PRIVATE_CHANNELS, RFQ) else symbol
+        if channel == RFQ:
+            requests = self.subscriptions.pop((RFQ_QUOTERS, key), None)
             if requests is not None:
-                self.gateway.fanout.remove("rfq_quoters", key, requests)
+                self.services.fanout.remove(RFQ_QUOTERS, key, requests)
         subscription = self.subscriptions.pop((channel, key), None)
         if subscription is not None:
-            self.gateway.fanout.remove(channel, key, subscription)
+            self.services.fanout.remove(channel, key, subscription)
         out = _with_id({"type": "Unsubscribed", "channel": channel}, msg_id)
         if symbol is not None:
             out["symbol"] = symbol
@@ -420,13 +422,13 @@ class Session:
 
     def _drop_private_subscriptions(self) -> None:
         for (channel, key), subscription in list(self.subscriptions.items()):
-            if channel in (*PRIVATE_CHANNELS, "rfq", "rfq_quoters"):
-                self.gateway.fanout.remove(channel, key, subscription)
+            if channel in (*PRIVATE_CHANNELS, RFQ, RFQ_QUOTERS):
+                self.services.fanout.remove(channel, key, subscription)
                 del self.subscriptions[(channel, key)]
 
     def close(self) -> None:
         for (channel, key), subscription in self.subscriptions.items():
-            self.gateway.fanout.remove(channel, key, subscription)
+            self.services.fanout.remove(channel, key, subscription)
         self.subscriptions.clear()
         self.outbound.close()
 
@@ -495,49 +497,24 @@ def _closed_order(recent: Any, wallet: str, order_id: int) -> Any:
     closed = recent.get(order_id)
     if closed is None or closed.wallet != wallet:
         return ProtocolError("not_found", "no such order of this wallet")
-    return {**to_wire(closed), "type": "Order"}
+    return order_message(closed)
 
 
 def _instruments(engine: Engine) -> dict[str, Any]:
-    return {
-        "type": "Instruments",
-        "instruments": [to_wire(i) for i in engine.instruments()],
-    }
+    return instruments_message(engine.instruments())
 
 
 def _open_orders(wallet: str, symbol: str | None) -> Callable[[Engine], dict[str, Any]]:
     def read(engine: Engine) -> dict[str, Any]:
-        orders = engine.open_orders(wallet, symbol)
-        return {
-            "type": "OpenOrders",
-            "orders": [{**to_wire(o), "type": "OrderResult"} for o in orders],
-            "seq": engine.last_seq,
-        }
+        return open_orders_message(engine.open_orders(wallet, symbol), engine.last_seq)
 
     return read
 
 
 def _portfolio(wallet: str) -> Callable[[Engine], dict[str, Any]]:
     def read(engine: Engine) -> dict[str, Any]:
-        balance = engine.balance(wallet)
-        return {
-            "type": "Portfolio",
-            "wallet": wallet,
-            "balance": {
-                "total": format_decimal(balance.total),
-                "available": format_decimal(balance.available),
-                "reserved": format_decimal(balance.reserved),
-            },
-            "positions": [
-                {
-                    "symbol": p.symbol,
-                    "size": format_decimal(p.size),
-                    "entry_price": format_decimal(p.entry_price),
-                    "realized_pnl": format_decimal(p.realized_pnl),
-                }
-                for p in engine.positions(wallet)
-            ],
-            "seq": engine.last_seq,
-        }
+        return portfolio_message(
+            wallet, engine.balance(wallet), engine.positions(wallet), engine.last_seq
+        )
 
     return read

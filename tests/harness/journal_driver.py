@@ -1,6 +1,6 @@
 """A process to SIGKILL: it drives an exchange on a file journal and prints every reply.
 
-``python -m hcx.testing.journal_driver --db PATH --seed S --count N [--concurrency K]``
+``python -m tests.harness.journal_driver --db PATH --seed S --count N [--concurrency K]``
 opens an exchange (durability ``group``, frequent snapshots) on ``PATH`` and submits the
 deterministic stream ``stream(S, N)`` from index 0: first the admin setup in order, then
 the trading requests from ``K`` concurrent tasks. Request ids are a function of
@@ -43,8 +43,8 @@ from hcx.engine.commands import (
 )
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.numbers import parse_decimal
+from hcx.sequencing import Refusal, Reply
 from hcx.service.config import ServiceConfig
-from hcx.service.entries import Refusal, Reply
 from hcx.service.exchange import Exchange
 from hcx.service.supervisor import open_exchange
 

@@ -17,7 +17,7 @@ clients:
 * no book is crossed (best bid below best ask).
 
 ``judge_journal`` is that check on its own, shared with the campaign against a real
-``hcx serve`` (``hcx.testing.chaos``), which also runs its server with ``DriverRun``.
+``hcx serve`` (``tests.harness.chaos``), which also runs its server with ``DriverRun``.
 Problems are collected as strings rather than raised, so a long campaign reports every
 one of them; a test asserts that the list is empty.
 """
@@ -40,12 +40,15 @@ import attrs
 from hcx.durability.idempotency import request_key
 from hcx.durability.journal import Journal
 from hcx.durability.records import decode_record
-from hcx.durability.replay import recover
+from hcx.durability.replay import Recovered, recover
 from hcx.durability.snapshots import digests_by_seq, snapshot_dir
 from hcx.engine import EngineConfig
-from hcx.testing.journal_driver import DEFAULT_SNAPSHOT_EVERY, stream
+from hcx.engine.invariants import violations
+from tests.harness.journal_driver import DEFAULT_SNAPSHOT_EVERY, stream
 
-DRIVER_MODULE = "hcx.testing.journal_driver"
+DRIVER_MODULE = "tests.harness.journal_driver"
+# The project root, so that ``python -m tests.harness...`` resolves in the children.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Liveness limits only (a driver that hangs fails the campaign); nothing is timed.
 START_LIMIT_S = 120.0
 FINAL_LIMIT_S = 600.0
@@ -100,6 +103,15 @@ class _Tail:
         return [line.decode() for line in complete]
 
 
+def child_env() -> dict[str, str]:
+    """This process's environment with the project root first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        part for part in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if part
+    )
+    return env
+
+
 @attrs.define
 class DriverRun:
     """One process to kill (a driver, or ``hcx serve``), its stdout lines so far, and
@@ -121,7 +133,7 @@ class DriverRun:
             # A session of its own: its process group is the driver and its snapshot
             # children, and nothing else.
             process = subprocess.Popen(
-                command, stdout=stdout, stderr=stderr, start_new_session=True
+                command, stdout=stdout, stderr=stderr, start_new_session=True, env=child_env()
             )
         return cls(name, cycle, process, out, err, _Tail(out))
 
@@ -403,73 +415,92 @@ def judge_journal(
 
     ``answers`` maps (wallet, request_id) to what the client was told; ``render`` turns
     a stored result (``[TYPE, *fields]``) into the form the answers hold (default: as
-    stored). Problems are appended to ``problems``; the result is None if recovery
-    failed. The process writing the journal must be dead (or stopped).
+    stored). Problems are appended to ``problems``, each prefixed with ``name``; the
+    result is None if recovery failed. The process writing the journal must be dead (or
+    stopped). The checks: ``check_recovery``, ``check_records``, ``check_answers`` and
+    the engine's invariants.
     """
+    found: list[str] = []
     journal = Journal(db)
     try:
-        snapshots = snapshot_dir(db)
-
-        def chain_at(seq: int) -> bytes | None:
-            row = journal.read(seq)
-            return row[5] if row is not None else None
-
-        try:
-            fast = recover(journal, snapshots, EngineConfig())
-            full = recover(journal, snapshots, EngineConfig(), verify_from_start=True)
-        except Exception as exc:
-            problems.append(f"{name}: recovery failed: {exc!r}")
-            return None
-        digest = full.engine.digest()
-        if fast.engine.digest() != digest:
-            problems.append(f"{name}: snapshot+tail and full replay differ")
-        verified = len(digests_by_seq(snapshots, chain_at))
-        records: dict[int, tuple[str, str, Any]] = {}
-        keys: dict[tuple[str, str], int] = {}
-        for seq, _ts, key, blob, _crc, _chain in journal.scan():
-            record = decode_record(blob)
-            request = (record.wallet, record.request_id)
-            if request in keys:
-                problems.append(f"{name}: {request} executed twice: seq {keys[request]} and {seq}")
-            keys[request] = seq
-            if key != request_key(*request):
-                problems.append(f"{name}: seq {seq} has a key its request does not hash to")
-            records[seq] = (record.wallet, record.request_id, record.result)
-        for (wallet, request_id), answer in answers.items():
-            stored = records.get(answer.seq)
-            if stored is None:
-                problems.append(
-                    f"{name}: LOST seq {answer.seq} ({wallet}, {request_id}) was "
-                    f"acknowledged in cycle {answer.cycle} but is not in the journal"
-                )
-                continue
-            result = stored[2] if render is None else render(stored[2])
-            if (stored[0], stored[1], result) != (wallet, request_id, answer.result):
-                problems.append(
-                    f"{name}: seq {answer.seq} acknowledged as ({wallet}, {request_id}) "
-                    f"{answer.result} but the journal holds {stored[:2]} {result}"
-                )
-        state = full.engine.state
-        held = sum(w.total for w in state.wallets.values()) + state.fees_collected
-        if held != state.deposited - state.withdrawn:
-            problems.append(
-                f"{name}: money not conserved: totals+fees {held} != deposited-withdrawn "
-                f"{state.deposited - state.withdrawn}"
-            )
-        for symbol, book in state.books.items():
-            bid, ask = book.bids.best_price(), book.asks.best_price()
-            if bid is not None and ask is not None and bid >= ask:
-                problems.append(f"{name}: book {symbol} is crossed: bid {bid} >= ask {ask}")
-        return JournalCheck(
-            full.last_seq,
-            len(records),
-            fast.snapshot_seq,
-            verified,
-            digest,
-            frozenset(keys),
-        )
+        recovered = check_recovery(journal, snapshot_dir(db), found)
+        if recovered is not None:
+            fast, full, verified = recovered
+            records, keys = check_records(journal, found)
+            check_answers(records, answers, render, found)
+            found.extend(violations(full.engine.state))
     finally:
         journal.close()
+    problems.extend(f"{name}: {problem}" for problem in found)
+    if recovered is None:
+        return None
+    return JournalCheck(
+        full.last_seq, len(records), fast.snapshot_seq, verified, full.engine.digest(), keys
+    )
+
+
+def check_recovery(
+    journal: Journal, snapshots: Path, problems: list[str]
+) -> tuple[Recovered, Recovered, int] | None:
+    """Recovery from the newest snapshot and from seq 1 (every snapshot's digest checked)
+    must both succeed and agree: (fast, full, snapshots verified), or None."""
+
+    def chain_at(seq: int) -> bytes | None:
+        row = journal.read(seq)
+        return row[5] if row is not None else None
+
+    try:
+        fast = recover(journal, snapshots, EngineConfig())
+        full = recover(journal, snapshots, EngineConfig(), verify_from_start=True)
+    except Exception as exc:
+        problems.append(f"recovery failed: {exc!r}")
+        return None
+    if fast.engine.digest() != full.engine.digest():
+        problems.append("snapshot+tail and full replay differ")
+    return fast, full, len(digests_by_seq(snapshots, chain_at))
+
+
+def check_records(
+    journal: Journal, problems: list[str]
+) -> tuple[dict[int, tuple[str, str, Any]], frozenset[tuple[str, str]]]:
+    """No (wallet, request_id) has two records and every row's key is its request's:
+    the records by seq as (wallet, request_id, stored result), and the requests."""
+    records: dict[int, tuple[str, str, Any]] = {}
+    keys: dict[tuple[str, str], int] = {}
+    for seq, _ts, key, blob, _crc, _chain in journal.scan():
+        record = decode_record(blob)
+        request = (record.wallet, record.request_id)
+        if request in keys:
+            problems.append(f"{request} executed twice: seq {keys[request]} and {seq}")
+        keys[request] = seq
+        if key != request_key(*request):
+            problems.append(f"seq {seq} has a key its request does not hash to")
+        records[seq] = (record.wallet, record.request_id, record.result)
+    return records, frozenset(keys)
+
+
+def check_answers(
+    records: Mapping[int, tuple[str, str, Any]],
+    answers: Mapping[tuple[str, str], Answer],
+    render: Callable[[list[Any]], Any] | None,
+    problems: list[str],
+) -> None:
+    """Every answer a client got is the journal's record at its seq: same wallet, request
+    and result (nothing acknowledged is lost)."""
+    for (wallet, request_id), answer in answers.items():
+        stored = records.get(answer.seq)
+        if stored is None:
+            problems.append(
+                f"LOST seq {answer.seq} ({wallet}, {request_id}) was "
+                f"acknowledged in cycle {answer.cycle} but is not in the journal"
+            )
+            continue
+        result = stored[2] if render is None else render(stored[2])
+        if (stored[0], stored[1], result) != (wallet, request_id, answer.result):
+            problems.append(
+                f"seq {answer.seq} acknowledged as ({wallet}, {request_id}) "
+                f"{answer.result} but the journal holds {stored[:2]} {result}"
+            )
 
 
 def _parse(line: str) -> dict[str, Any] | None:

@@ -35,11 +35,11 @@ from hcx.durability.records import decode_output_object, decode_record
 from hcx.durability.replay import engine_config, recover
 from hcx.durability.snapshots import snapshot_dir
 from hcx.engine import Engine, EngineConfig
+from hcx.sequencing import JournalEntry, Refusal, Reply
 from hcx.service.config import DurabilityMode, ServiceConfig
-from hcx.service.entries import JournalEntry, Refusal, Reply
 from hcx.service.supervisor import open_exchange
-from hcx.testing.faulty_vfs import FaultPlan, FaultyVFS
-from hcx.testing.journal_driver import Request, setup_length, stream
+from tests.harness.faulty_vfs import FaultPlan, FaultyVFS
+from tests.harness.journal_driver import Request, setup_length, stream
 
 
 def now_ms() -> int:
