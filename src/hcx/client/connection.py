@@ -11,10 +11,12 @@ authenticates and then runs a reader task that hands every incoming frame to
 * channel messages go to the subscription of their channel (and symbol).
 
 When the connection drops the supervisor reconnects (backoff, up to
-``reconnect_timeout``), authenticates again, resubscribes (private channels with
-``from_seq``, the book for a new snapshot) and re-sends every call still waiting: the
-same frames, so a command keeps its ``request_id`` and ``ts`` and the server answers a
-repeat of one that already executed with the stored result. Nothing is executed twice;
+``reconnect_timeout``; given several URLs, it moves on to the next after an attempt that
+fails, and at once after a ``read_only`` answer from a standby), authenticates again,
+resubscribes (private channels with ``from_seq``, the book for a new snapshot) and
+re-sends every call still waiting: the same frames, so a command keeps its
+``request_id`` and ``ts`` and the server answers a repeat of one that already executed
+with the stored result. Nothing is executed twice;
 the caller just sees its answer arrive later.
 """
 
@@ -23,8 +25,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any, TypeVar, Unpack
 
@@ -38,6 +39,7 @@ from trio_websocket import (
 
 import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after our close)
 from hcx.client.calls import Calls, expect
+from hcx.client.endpoints import Endpoints
 from hcx.client.errors import ConnectionLost, HcxError
 from hcx.client.messages import (
     RESULT_TYPES,
@@ -103,28 +105,30 @@ class Client(Calls):
     Settings: ``ClientOptions`` (``options``), or its fields as keyword arguments."""
 
     def __init__(
-        self, url: str, options: ClientOptions | None = None, **fields: Unpack[OptionFields]
+        self,
+        url: str | Sequence[str],
+        options: ClientOptions | None = None,
+        **fields: Unpack[OptionFields],
     ) -> None:
         self.options = resolved = resolve(options, fields)
         self._transport = resolved.transport
         self._new_request_id = resolved.request_ids or new_request_id
         self._now_ms = resolved.clock_ms or now_ms
         subprotocol = resolved.subprotocol
+        self._endpoints: Endpoints | None = None
         if self._transport is not None:
             subprotocol = SUBPROTOCOL_LOCAL
-            url = url or "local://hcx"
-        parts = urllib.parse.urlsplit(url)
-        if self._transport is None and (parts.scheme != "ws" or parts.hostname is None):
-            raise ValueError(f"expected a ws:// URL, not {url!r}")
-        self.url = url
+            self._local_url = url if isinstance(url, str) and url else "local://hcx"
+        else:
+            self._endpoints = Endpoints(
+                url, ca_file=resolved.ca_file, ssl_context=resolved.ssl_context
+            )
         self.subprotocol = subprotocol
         self.wallet = resolved.wallet
         self._key = resolved.key
         self.role: str | None = None
-        self._host = parts.hostname or ""
-        self._port = parts.port or 80
-        self._host_header = parts.netloc
-        self._resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # Set by a ``read_only`` answer: the session ends and the next URL is tried.
+        self._move_on = False
         self._reconnect = resolved.reconnect
         self._reconnect_timeout = resolved.reconnect_timeout
         self._open_timeout = resolved.open_timeout
@@ -152,6 +156,11 @@ class Client(Calls):
         self.notices: collections.deque[HcxError] = collections.deque(maxlen=100)
 
     # --- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The URL in use (or tried next)."""
+        return self._local_url if self._endpoints is None else self._endpoints.current.url
 
     @property
     def connected(self) -> bool:
@@ -216,9 +225,17 @@ class Client(Calls):
 
         lost_at = trio.current_time()
         delay = 0.0
+        untried = len(self._endpoints.all) - 1 if self._endpoints is not None else 0
         while True:
             established, error = await self._session(ready)
+            moving_on = self._move_on or not established
+            self._move_on = False
+            if moving_on and self._endpoints is not None and len(self._endpoints.all) > 1:
+                log.info("moving on from %s to %s", self.url, self._endpoints.advance().url)
             if not started:
+                if untried and not isinstance(error, HcxError):
+                    untried -= 1  # the first connection tries every URL once
+                    continue
                 if isinstance(error, HcxError):
                     raise error
                 raise ConnectionLost(f"cannot connect to {self.url}: {error!r}") from error
@@ -226,7 +243,7 @@ class Client(Calls):
                 return
             if established:
                 lost_at, delay = trio.current_time(), 0.0
-                log.info("connection to %s lost (%s); reconnecting", self.url, self.last_close)
+                log.info("connection lost (%s); reconnecting to %s", self.last_close, self.url)
             if isinstance(error, HcxError):
                 self._fail_all(ConnectionLost(f"authentication failed on reconnect: {error}"))
                 return
@@ -245,11 +262,13 @@ class Client(Calls):
         """One connection from open to loss: (whether it got established, the error)."""
         established = False
         error: BaseException | None = None
-        stream: trio.SocketStream | None = None
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
+        endpoint = self._endpoints.current if self._endpoints is not None else None
         try:
-            if self._transport is None:
+            if endpoint is not None:
+                assert self._endpoints is not None
                 with trio.fail_after(self._open_timeout):
-                    stream = await trio.open_tcp_stream(self._host, self._port)
+                    stream = await self._endpoints.open_stream(endpoint)
             async with trio.open_nursery() as nursery:
                 self._session_scope = nursery.cancel_scope
                 try:
@@ -257,12 +276,12 @@ class Client(Calls):
                         if self._transport is not None:
                             ws = await self._transport(nursery)
                         else:
-                            assert stream is not None
+                            assert stream is not None and endpoint is not None
                             ws = await wrap_client_stream(
                                 nursery,
                                 stream,
-                                self._host_header,
-                                self._resource,
+                                endpoint.host_header,
+                                endpoint.resource,
                                 subprotocols=[self.subprotocol],
                                 max_message_size=self._max_message_bytes,
                             )
@@ -386,6 +405,13 @@ class Client(Calls):
 
     def _on_error(self, message: dict[str, Any]) -> None:
         error = HcxError.from_wire(message)
+        endpoints = self._endpoints
+        if error.code == "read_only" and endpoints is not None and len(endpoints.all) > 1:
+            # A standby: what was asked stays pending and is sent again to the next URL.
+            if not self._move_on:
+                self._move_on = True
+                self.drop_connection()
+            return
         msg_id = message.get("id")
         if msg_id is not None:
             pending = self._queries.pop(msg_id, None)
@@ -525,10 +551,14 @@ class Client(Calls):
 
 @asynccontextmanager
 async def connect(
-    url: str, options: ClientOptions | None = None, **fields: Unpack[OptionFields]
+    url: str | Sequence[str],
+    options: ClientOptions | None = None,
+    **fields: Unpack[OptionFields],
 ) -> AsyncIterator[Client]:
     """Connect (and authenticate, if ``wallet`` is given) to an hcx server; the settings
-    are ``ClientOptions``' (``options``, or its fields as keyword arguments).
+    are ``ClientOptions``' (``options``, or its fields as keyword arguments). ``url``:
+    ``ws://`` or ``wss://``, or a list of them to fail over to, in order (a primary and
+    its standbys).
 
     Raises ``HcxError`` (``auth_failed``) or ``ConnectionLost`` if the first connection
     cannot be made. Afterwards a dropped connection is re-established for up to

@@ -8,6 +8,7 @@ two entry points cannot drift apart. A unit test keeps ``OptionFields`` and
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, TypedDict
 
@@ -36,7 +37,8 @@ class ClientOptions:
     notice a silently dead connection (None: never), giving up on a pong after
     ``heartbeat_timeout`` seconds. ``transport`` opens an in-process connection instead of
     a socket (the embedded API); ``request_ids`` and ``clock_ms`` make a simulation's
-    requests repeatable.
+    requests repeatable. ``ca_file``/``ssl_context``: whom a ``wss://`` server must prove it
+    is (default: the system's CA store).
     """
 
     wallet: str | None = None
@@ -52,6 +54,8 @@ class ClientOptions:
     transport: Transport | None = None
     request_ids: Callable[[], str] | None = None
     clock_ms: Callable[[], int] | None = None
+    ca_file: str | None = None
+    ssl_context: ssl.SSLContext | None = None
 
 
 class OptionFields(TypedDict, total=False):
@@ -70,6 +74,8 @@ class OptionFields(TypedDict, total=False):
     transport: Transport | None
     request_ids: Callable[[], str] | None
     clock_ms: Callable[[], int] | None
+    ca_file: str | None
+    ssl_context: ssl.SSLContext | None
 
 
 def resolve(options: ClientOptions | None, fields: OptionFields) -> ClientOptions:
