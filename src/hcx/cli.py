@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--durability", choices=("group", "sync", "memory"))
     serve.add_argument("--auth", choices=("keys", "none"))
     serve.add_argument("--metrics-port", type=int)
+    serve.add_argument(
+        "--http-port", type=int, help="serve the web page on this port (0 picks one; default none)"
+    )
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--log-json", action="store_true", help="log lines as JSON")
@@ -64,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument(
+        "--http-port",
+        type=int,
+        default=8080,
+        help="the web page's port (default 8080; 0 picks one)",
+    )
     return parser
 
 
@@ -87,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replay(args.to, verify=True) if args.verify else 0
     from hcx import demo
 
-    return demo.run(args.db, args.host, args.port)
+    return demo.run(args.db, args.host, args.port, args.http_port)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -113,6 +122,7 @@ def serve(args: argparse.Namespace) -> int:
         ("tls_cert", "gateway"),
         ("tls_key", "gateway"),
         ("metrics_port", "top"),
+        ("http_port", "top"),
     ):
         value = getattr(args, name)
         if value is not None:
@@ -129,6 +139,7 @@ def serve(args: argparse.Namespace) -> int:
                 settings.service,
                 settings.gateway,
                 metrics_port=settings.metrics_port,
+                http_port=settings.http_port,
                 early_signals=early_signals,
             )
         )

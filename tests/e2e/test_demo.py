@@ -16,7 +16,18 @@ import websockets
 
 def _start(db: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hcx.cli", "demo", "--db", str(db), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "hcx.cli",
+            "demo",
+            "--db",
+            str(db),
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -1,0 +1,67 @@
+"""Serves the web page's ASGI app with hypercorn under trio; never touches the exchange.
+
+Started in the same nursery as the gateway's listener, so it stops with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from hcx.web.app import Gateway, create_app
+
+log = logging.getLogger("hcx.web")
+
+
+def _config(host: str, port: int, tls_cert: str | None, tls_key: str | None) -> Config:
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.errorlog = log
+    config.accesslog = None
+    # The page is a handful of small files: no reason to keep idle browsers long.
+    config.keep_alive_timeout = 5
+    config.graceful_timeout = 1
+    if tls_cert and tls_key:
+        config.certfile = tls_cert
+        config.keyfile = tls_key
+    return config
+
+
+async def serve_page(
+    host: str,
+    port: int,
+    gateway: Gateway,
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled; ``task_status.started`` gets the page's URL."""
+    config = _config(host, port, tls_cert, tls_key)
+
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(hypercorn_serve, create_app(gateway), config)
+        task_status.started(binds[0].rstrip("/") + "/")
+
+
+async def web_page(
+    gateway_config: Any,
+    ws_port: int,
+    http_port: int,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The page for a gateway listening with ``gateway_config`` on ``ws_port``."""
+    scheme = "wss" if gateway_config.tls_cert else "ws"
+    await serve_page(
+        gateway_config.host,
+        http_port,
+        Gateway(ws_port, gateway_config.host, scheme),
+        tls_cert=gateway_config.tls_cert,
+        tls_key=gateway_config.tls_key,
+        task_status=task_status,
+    )
