@@ -48,6 +48,9 @@ function draw() {
   drawChain($("chain"), state, select);
   const book = state.selected ? state.books.get(state.selected) : null;
   drawLadder($("ladder"), book && book.synced ? book : null, pickPrice);
+  if (book && book.synced && performance.getEntriesByName("hcx:book").length === 0) {
+    performance.mark("hcx:book"); // the figure "page ready" is this mark
+  }
   $("market-symbol").textContent = state.selected || "—";
   $("ticket-symbol").textContent = state.selected || "—";
   const trades = state.trades.filter((t) => t.symbol === state.selected).slice(0, SHOWN_TRADES);
@@ -78,20 +81,29 @@ function pickPrice(price, side) {
 // --- subscriptions ---------------------------------------------------------------------
 
 async function onOpen() {
+  performance.mark("hcx:open");
   // Whatever came over the old connection may have missed messages: start over.
   for (const book of state.books.values()) book.reset();
   state.resubscribing.clear();
-  if (state.creds) await authenticate();
-  await conn.request({ type: "Subscribe", channel: "instruments" });
-  const list = await conn.request({ type: "GetInstruments" });
+  // The server takes one connection's messages in order, so these go out together: the
+  // instruments channel is live before the list is read, and nothing is missed between.
+  const signingIn = state.creds ? authenticate() : null;
+  const first = state.selected;
+  if (first && !state.books.has(first)) state.books.set(first, new Book(first));
+  const [, list] = await Promise.all([
+    conn.request({ type: "Subscribe", channel: "instruments" }),
+    conn.request({ type: "GetInstruments" }),
+    conn.request({ type: "Subscribe", channel: "trades" }),
+    first ? subscribeBook(first) : null,
+  ]);
   for (const inst of list.instruments) addInstrument(inst);
   if (!state.instruments.has(state.selected) && state.instruments.size > 0) {
     const symbols = [...state.instruments.keys()].sort();
     state.selected = symbols[Math.floor(symbols.length / 2)];
   }
-  await conn.request({ type: "Subscribe", channel: "trades" });
-  await Promise.all([...state.instruments.keys()].map(subscribeBook));
-  if (state.authed) await subscribePrivate();
+  await signingIn;
+  const books = [...state.instruments.keys()].filter((symbol) => symbol !== first);
+  await Promise.all([...books.map(subscribeBook), state.authed ? subscribePrivate() : null]);
   scheduleDraw();
 }
 
@@ -139,13 +151,14 @@ async function authenticate() {
 }
 
 async function subscribePrivate() {
-  await conn.request({ type: "Subscribe", channel: "orders" });
-  await conn.request({ type: "Subscribe", channel: "portfolio" });
   // Fills have no query: after a reconnect the journal replays those this page missed.
   const fills = { type: "Subscribe", channel: "fills" };
   if (state.fillSeq !== null) fills.from_seq = state.fillSeq;
-  await conn.request(fills);
-  const [open, portfolio] = await Promise.all([
+  // Subscribed before the queries are read (in order, on one connection): no gap.
+  const [, , , open, portfolio] = await Promise.all([
+    conn.request({ type: "Subscribe", channel: "orders" }),
+    conn.request({ type: "Subscribe", channel: "portfolio" }),
+    conn.request(fills),
     conn.request({ type: "GetOpenOrders" }),
     conn.request({ type: "GetPortfolio" }),
   ]);
@@ -295,6 +308,7 @@ async function main() {
     if (state.instruments.has(symbol)) select(symbol);
   });
   const config = await (await fetch("config.json", { cache: "no-store" })).json();
+  performance.mark("hcx:config");
   conn = new Connection(config.ws_url, { onOpen, onMessage, onStatus: setStatus });
   conn.start();
 }
