@@ -8,9 +8,10 @@ bug; the request is remembered and refused after a restart).
 from __future__ import annotations
 
 import argparse
+import errno
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replay(args.to, verify=True) if args.verify else 0
     from hcx import demo
 
-    return demo.run(args.db, args.host, args.port, args.http_port)
+    ran = _listened("demo", lambda: demo.run(args.db, args.host, args.port, args.http_port))
+    return 0 if ran else EXIT_USAGE
+
+
+def _listened(command: str, run: Callable[[], object]) -> bool:
+    """Run; False if a port could not be listened on (its reason printed, no traceback)."""
+    try:
+        run()
+        return True
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if not leaves or not all(isinstance(e, OSError) and e.errno in _LISTEN for e in leaves):
+            raise
+        for leaf in leaves:
+            print(f"hcx {command}: cannot listen: {leaf}", file=sys.stderr)
+        return False
+
+
+_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -134,14 +161,17 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     configure_logging(args.log_json)
     try:
-        trio.run(
-            lambda: run(
-                settings.service,
-                settings.gateway,
-                metrics_port=settings.metrics_port,
-                http_port=settings.http_port,
-                early_signals=early_signals,
-            )
+        listened = _listened(
+            "serve",
+            lambda: trio.run(
+                lambda: run(
+                    settings.service,
+                    settings.gateway,
+                    metrics_port=settings.metrics_port,
+                    http_port=settings.http_port,
+                    early_signals=early_signals,
+                )
+            ),
         )
     except JournalCorrupt as exc:
         print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
@@ -154,7 +184,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_ENGINE
     except KeyboardInterrupt:
         return 0
-    return 0
+    return 0 if listened else EXIT_USAGE
 
 
 def keys(args: argparse.Namespace) -> int:

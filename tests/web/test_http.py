@@ -3,9 +3,14 @@ strict CSP naming the gateway, and a config that says only where the gateway is.
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from tests.web.harness import PageServer
@@ -58,3 +63,33 @@ def test_config_follows_the_host_the_browser_used_but_never_a_forged_one(
     forged = _get(base, {"Host": "x; script-src *"})
     assert json.loads(forged.read())["ws_url"] == served.ws_url
     assert "script-src *" not in forged.headers["content-security-policy"]
+
+
+def test_a_bad_or_busy_http_port_is_a_clear_error(tmp_path: Path) -> None:
+    db = str(tmp_path / "hcx.db")
+    bad = _hcx("serve", "--db", db, "--port", "0", "--http-port", "70000")
+    assert bad.returncode == 2
+    assert "http_port must be a port number 0-65535, got 70000" in bad.stderr
+    settings = tmp_path / "hcx.toml"
+    settings.write_text('http_port = "8080"\n')
+    bad = _hcx("serve", "--db", db, "--port", "0", "--config", str(settings))
+    assert bad.returncode == 2
+    assert "http_port must be a port number" in bad.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = _hcx("serve", "--db", db, "--port", "0", "--http-port", str(port), "--auth", "none")
+    assert busy.returncode == 2
+    assert f"cannot listen: [Errno {errno.EADDRINUSE}] http_port {port} on 127.0.0.1" in busy.stderr
+    assert "Traceback" not in busy.stderr
+
+
+def _hcx(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hcx.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )

@@ -6,6 +6,7 @@ Started in the same nursery as the gateway's listener, so it stops with it.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import trio
@@ -17,9 +18,23 @@ from hcx.web.app import Gateway, create_app
 log = logging.getLogger("hcx.web")
 
 
+def _bind(host: str, port: int) -> int:
+    """A bound socket's descriptor, handed to hypercorn: a port in use is an error that
+    names the setting, not a traceback from deep inside the server."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"http_port {port} on {host}: {exc.strerror}") from None
+    return sock.detach()
+
+
 def _config(host: str, port: int, tls_cert: str | None, tls_key: str | None) -> Config:
     config = Config()
-    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.bind = [f"fd://{_bind(host, port)}"]
     config.errorlog = log
     config.accesslog = None
     # The page is a handful of small files: no reason to keep idle browsers long.
