@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 from hypercorn.config import Config
@@ -63,8 +63,19 @@ async def serve_page(
         task_status.started(binds[0].rstrip("/") + "/")
 
 
+class Listening(Protocol):
+    """What the page needs of the gateway's settings (a ``GatewayConfig``)."""
+
+    @property
+    def host(self) -> str: ...
+    @property
+    def tls_cert(self) -> str | None: ...
+    @property
+    def tls_key(self) -> str | None: ...
+
+
 async def web_page(
-    gateway_config: Any,
+    gateway_config: Listening,
     ws_port: int,
     http_port: int,
     *,
