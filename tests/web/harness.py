@@ -200,7 +200,7 @@ def wait_ladder_equals(page: Any, book: OrderBook, timeout: float = 10.0) -> lis
     deadline = time.monotonic() + timeout
     seq, levels = page_ladder(page)
     while seq != book.seq and time.monotonic() < deadline:
-        time.sleep(0.02)
+        page.wait_for_timeout(20)
         seq, levels = page_ladder(page)
     expected = book_levels(book)
     assert (seq, levels) == (book.seq, expected), (seq, levels, book.seq, expected)

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from hcx.settings import load
 from tests.web.harness import PageServer
 
 
@@ -83,6 +84,14 @@ def test_a_bad_or_busy_http_port_is_a_clear_error(tmp_path: Path) -> None:
     assert busy.returncode == 2
     assert f"cannot listen: [Errno {errno.EADDRINUSE}] http_port {port} on 127.0.0.1" in busy.stderr
     assert "Traceback" not in busy.stderr
+
+
+def test_the_settings_file_and_the_flag_set_the_page_port(tmp_path: Path) -> None:
+    settings = tmp_path / "hcx.toml"
+    settings.write_text("http_port = 8081\n")
+    assert load(str(settings), {}).http_port == 8081
+    assert load(str(settings), {"top": {"http_port": 0}}).http_port == 0
+    assert load(None, {}).http_port is None
 
 
 def _hcx(*args: str) -> subprocess.CompletedProcess[str]:

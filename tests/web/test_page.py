@@ -3,6 +3,8 @@ protocol client sees, trades through the protocol, and recovers from a dropped W
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -59,7 +61,8 @@ def _rows(page: Any, selector: str, fields: str) -> list[list[str]]:
     )
 
 
-def _wait_for(predicate: Any, what: str, timeout: float = 10.0) -> Any:
+def _wait_for(page: Any, predicate: Any, what: str, timeout: float = 10.0) -> Any:
+    """Poll ``predicate``; waiting through the page lets Playwright deliver its events."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -67,7 +70,7 @@ def _wait_for(predicate: Any, what: str, timeout: float = 10.0) -> Any:
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        page.wait_for_timeout(20)
 
 
 def test_page_loads_and_the_ladder_equals_the_clients_book(
@@ -129,6 +132,7 @@ def test_an_order_from_the_page_rests_is_replaced_and_canceled(
     page.fill(f"{row} .replace-size", "1")
     page.click(f"{row} .replace")
     rows = _wait_for(
+        page,
         lambda: [
             r for r in _rows(page, "#orders tr[data-order-id]", "orderId price") if r[0] != order_id
         ],
@@ -145,7 +149,9 @@ def test_an_order_from_the_page_rests_is_replaced_and_canceled(
     assert all(price != Decimal("100.5") for _, price, _ in levels)
 
     page.click(f"#orders tr[data-order-id='{rows[0][0]}'] .cancel")
-    _wait_for(lambda: not _rows(page, "#orders tr[data-order-id]", "orderId"), "no open orders")
+    _wait_for(
+        page, lambda: not _rows(page, "#orders tr[data-order-id]", "orderId"), "no open orders"
+    )
     assert as_wallet(served, "alice", lambda c: c.get_open_orders()).orders == ()
     levels = wait_ladder_equals(page, client_book(served))
     assert [price for _, price, _ in levels] == [
@@ -185,7 +191,7 @@ def test_a_trade_by_another_client_shows_in_trades_positions_and_fills(
     assert taken.status == "filled", taken
     page.wait_for_selector("#trades tr[data-trade-id]", timeout=10_000)
     assert _rows(page, "#trades tr[data-trade-id]", "price size") == [["105", "2"]]
-    _wait_for(lambda: _rows(page, "#positions tr[data-symbol]", "symbol size"), "a position")
+    _wait_for(page, lambda: _rows(page, "#positions tr[data-symbol]", "symbol size"), "a position")
     assert _rows(page, "#positions tr[data-symbol]", "symbol size") == [[SYMBOL, "-2"]]
     portfolio = as_wallet(served, "alice", lambda c: c.get_portfolio())
     assert [(p.symbol, p.size) for p in portfolio.positions] == [(SYMBOL, Decimal("-2"))]
@@ -250,3 +256,44 @@ def test_the_book_keeps_seq_rules_and_asks_for_a_snapshot_on_a_gap(
         "gap",
         False,
     ]
+
+
+def test_a_missed_book_update_makes_the_page_resubscribe(served: PageServer, page: Any) -> None:
+    """Between the server and the page, one update of the book is dropped: the page must
+    see the gap in seq, ask for a new snapshot and draw the book right again."""
+    dropped: list[str] = []
+    sent: list[dict[str, Any]] = []
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            if (
+                not dropped
+                and isinstance(message, str)
+                and message.startswith('{"type":"BookUpdate"')
+            ):
+                dropped.append(message)
+                return
+            ws.send(message)
+
+        def from_page(message: str | bytes) -> None:
+            sent.append(json.loads(message))
+            server.send(message)
+
+        server.on_message(from_server)
+        ws.on_message(from_page)
+
+    page.route_web_socket(re.compile(r".*/ws$"), route)
+    _quote(served, "bob", MAKER_QUOTES)
+    _open(page, served)
+    before = wait_ladder_equals(page, client_book(served))
+    _quote(served, "bob", (("buy", "100.1", "1"),))  # dropped on its way to the page
+    _wait_for(page, lambda: dropped, "the dropped update")
+    assert page_ladder(page)[1] == before  # the page cannot know yet
+    _quote(served, "bob", (("buy", "100.3", "1"),))  # the next seq shows the gap
+    levels = wait_ladder_equals(page, client_book(served))
+    assert ("bid", Decimal("100.1"), Decimal("1")) in levels
+    assert ("bid", Decimal("100.3"), Decimal("1")) in levels
+    book_requests = [(m["type"], m.get("symbol")) for m in sent if m.get("channel") == "book"]
+    assert book_requests[-2:] == [("Unsubscribe", SYMBOL), ("Subscribe", SYMBOL)], book_requests

@@ -15,7 +15,9 @@ from hypercorn.trio import serve as hypercorn_serve
 
 from hcx.web.app import Gateway, create_app
 
-log = logging.getLogger("hcx.web")
+# hypercorn's own lines: only its warnings and errors (hcx logs the page's address itself).
+http_log = logging.getLogger("hcx.web.http")
+http_log.setLevel(logging.WARNING)
 
 
 def _bind(host: str, port: int) -> int:
@@ -35,7 +37,7 @@ def _bind(host: str, port: int) -> int:
 def _config(host: str, port: int, tls_cert: str | None, tls_key: str | None) -> Config:
     config = Config()
     config.bind = [f"fd://{_bind(host, port)}"]
-    config.errorlog = log
+    config.errorlog = http_log
     config.accesslog = None
     # The page is a handful of small files: no reason to keep idle browsers long.
     config.keep_alive_timeout = 5
