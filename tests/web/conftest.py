@@ -31,6 +31,12 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The page must work under its own policy: a blocked script, style or connection is
+    # reported on the console (a refused connection while a server is down is not).
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and errors.append(message.text),
+    )
     yield page
     context.close()
     assert not errors, errors
