@@ -296,6 +296,7 @@ async function signIn(event) {
 function setStatus(status) {
   const node = $("conn");
   node.dataset.state = status;
+  document.body.dataset.conn = status; // what is on screen may be stale until "open"
   node.textContent = { open: "live", connecting: "connecting…", closed: "reconnecting…" }[status];
 }
 
