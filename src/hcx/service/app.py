@@ -26,7 +26,6 @@ from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.server import Gateway
 from hcx.service.metrics import Metrics
 from hcx.service.supervisor import Exchange, open_exchange
-from hcx.web.server import web_page
 
 log = logging.getLogger("hcx")
 
@@ -133,6 +132,10 @@ async def _serve(
                             exchange, gateway, f"{scheme}://{gateway_config.host}:{gateway.port}/ws"
                         )
                         if http_port is not None:
+                            # Imported only when asked for: hypercorn and starlette would
+                            # add to every start.
+                            from hcx.web.server import web_page
+
                             running.page_url = await listening.start(
                                 partial(web_page, gateway_config, gateway.port, http_port)
                             )
