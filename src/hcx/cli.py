@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import errno
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--durability", choices=("group", "sync", "memory"))
     serve.add_argument("--auth", choices=("keys", "none"))
     serve.add_argument("--metrics-port", type=int)
+    serve.add_argument(
+        "--http-port", type=int, help="serve the web page on this port (0 picks one; default none)"
+    )
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--log-json", action="store_true", help="log lines as JSON")
@@ -77,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument(
+        "--http-port",
+        type=int,
+        default=8080,
+        help="the web page's port (default 8080; 0 picks one)",
+    )
     return parser
 
 
@@ -101,7 +111,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return replay(target, verify=True) if args.verify else 0
     from hcx import demo
 
-    return demo.run(args.db, args.host, args.port)
+    ran = _listened("demo", lambda: demo.run(args.db, args.host, args.port, args.http_port))
+    return 0 if ran else EXIT_USAGE
+
+
+def _listened(command: str, run: Callable[[], object]) -> bool:
+    """Run; False if a port could not be listened on (its reason printed, no traceback)."""
+    try:
+        run()
+        return True
+    except BaseExceptionGroup as group:
+        leaves = list(_leaves(group))
+        if not leaves or not all(isinstance(e, OSError) and e.errno in _LISTEN for e in leaves):
+            raise
+        for leaf in leaves:
+            print(f"hcx {command}: cannot listen: {leaf}", file=sys.stderr)
+        return False
+
+
+_LISTEN = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
 
 
 def default_backup_path(db: str) -> str:
@@ -134,6 +170,7 @@ def serve(args: argparse.Namespace) -> int:
         ("tls_cert", "gateway"),
         ("tls_key", "gateway"),
         ("metrics_port", "top"),
+        ("http_port", "top"),
     ):
         value = getattr(args, name)
         if value is not None:
@@ -145,13 +182,17 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     configure_logging(args.log_json)
     try:
-        trio.run(
-            lambda: run(
-                settings.service,
-                settings.gateway,
-                metrics_port=settings.metrics_port,
-                early_signals=early_signals,
-            )
+        listened = _listened(
+            "serve",
+            lambda: trio.run(
+                lambda: run(
+                    settings.service,
+                    settings.gateway,
+                    metrics_port=settings.metrics_port,
+                    http_port=settings.http_port,
+                    early_signals=early_signals,
+                )
+            ),
         )
     except JournalCorrupt as exc:
         print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
@@ -164,7 +205,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_ENGINE
     except KeyboardInterrupt:
         return 0
-    return 0
+    return 0 if listened else EXIT_USAGE
 
 
 def keys(args: argparse.Namespace) -> int:

@@ -142,11 +142,13 @@ async def _walk_index(admin: Client, index: list[float], stop: trio.Event) -> No
         await admin.set_index_price(UNDERLYING, f"{index[0]:.2f}", vol=str(VOL))
 
 
-async def _demo(db: str, host: str, port: int) -> None:
+async def _demo(db: str, host: str, port: int, http_port: int | None) -> None:
     service = ServiceConfig(db=db)
     gateway_config = GatewayConfig(host=host, port=port, auth="keys")
     async with trio.open_nursery() as nursery:
-        running: app.Running = await nursery.start(partial(app.serve, service, gateway_config))
+        running: app.Running = await nursery.start(
+            partial(app.serve, service, gateway_config, http_port=http_port)
+        )
         exchange, gateway = running.exchange, running.gateway
         fresh = await exchange.query(lambda engine: not engine.state.instruments)
         keys = KeyStore(Journal(db))
@@ -180,7 +182,10 @@ async def _demo(db: str, host: str, port: int) -> None:
         ):
             symbols = await _setup(admin, exchange.clock.now_ms()) if fresh else []
             _banner(
-                running.url, printed, symbols or [i.symbol for i in await admin.get_instruments()]
+                running.url,
+                running.page_url,
+                printed,
+                symbols or [i.symbol for i in await admin.get_instruments()],
             )
             index = [INDEX]
             try:
@@ -194,8 +199,13 @@ async def _demo(db: str, host: str, port: int) -> None:
                 pass  # the server is shutting down under the agents
 
 
-def _banner(url: str, keys: list[tuple[str, str]], symbols: list[str]) -> None:
-    print(f"\nhcx demo: a live {UNDERLYING} options market at {url}")
+def _banner(
+    url: str, page_url: str | None, keys: list[tuple[str, str]], symbols: list[str]
+) -> None:
+    print()
+    if page_url:
+        print(f"hcx demo: open {page_url} in a browser to watch and trade")
+    print(f"hcx demo: a live {UNDERLYING} options market at {url}")
     if keys:
         print("demo wallets (keys are shown this once; only salted hashes are stored):")
         for wallet, key in keys:
@@ -209,7 +219,9 @@ def _banner(url: str, keys: list[tuple[str, str]], symbols: list[str]) -> None:
     print("Ctrl-C stops it; hcx demo again resumes the same market.\n", flush=True)
 
 
-def run(db: str = "hcx.db", host: str = "127.0.0.1", port: int = 8765) -> int:
+def run(
+    db: str = "hcx.db", host: str = "127.0.0.1", port: int = 8765, http_port: int | None = 8080
+) -> int:
     app.configure_logging(json_logs=False)
-    trio.run(_demo, db, host, port)
+    trio.run(_demo, db, host, port, http_port)
     return 0

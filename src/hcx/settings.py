@@ -5,6 +5,7 @@
 [gateway]     # GatewayConfig: host, port, auth, limits, queues, heartbeat, TLS
 [engine]      # EngineConfig: open-order cap, default fees, margin rates
 metrics_port = 9100
+http_port = 8080  # the web page (absent: no page)
 ```
 Unknown keys are an error naming the key, so a typo never silently keeps a default.
 """
@@ -43,13 +44,14 @@ class Settings:
     service: ServiceConfig
     gateway: GatewayConfig
     metrics_port: int | None = None
+    http_port: int | None = None
 
 
 def load(path: str | None, overrides: dict[str, dict[str, Any]]) -> Settings:
     data: dict[str, Any] = {}
     if path is not None:
         data = tomllib.loads(Path(path).read_text())
-    unknown = sorted(set(data) - {"service", "gateway", "engine", "metrics_port"})
+    unknown = sorted(set(data) - {"service", "gateway", "engine", "metrics_port", "http_port"})
     if unknown:
         raise SettingsError(f"unknown section(s): {', '.join(unknown)}")
     engine = _build(EngineConfig, {**data.get("engine", {})}, "engine")
@@ -64,8 +66,14 @@ def load(path: str | None, overrides: dict[str, dict[str, Any]]) -> Settings:
         raise SettingsError("--auth none is only allowed on a loopback address")
     if bool(gateway.tls_cert) != bool(gateway.tls_key):
         raise SettingsError("--tls-cert and --tls-key go together")
-    metrics_port = overrides.get("top", {}).get("metrics_port", data.get("metrics_port"))
-    return Settings(service, gateway, metrics_port)
+    top = overrides.get("top", {})
+    metrics_port = top.get("metrics_port", data.get("metrics_port"))
+    http_port = top.get("http_port", data.get("http_port"))
+    if http_port is not None and (
+        not isinstance(http_port, int) or isinstance(http_port, bool) or not 0 <= http_port < 65536
+    ):
+        raise SettingsError(f"http_port must be a port number 0-65535, got {http_port!r}")
+    return Settings(service, gateway, metrics_port, http_port)
 
 
 def is_loopback(host: str) -> bool:

@@ -16,7 +16,18 @@ import websockets
 
 def _start(db: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "hcx.cli", "demo", "--db", str(db), "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "hcx.cli",
+            "demo",
+            "--db",
+            str(db),
+            "--port",
+            "0",
+            "--http-port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -64,6 +75,8 @@ def test_demo_shows_a_live_market_and_resumes_it(tmp_path: Path) -> None:
         symbols, snapshot = asyncio.run(_book(url))
     finally:
         assert _stop(process) == 0
+    assert lines[0].startswith("hcx web page at http://127.0.0.1:"), lines
+    assert any(line.startswith("hcx demo: open http://127.0.0.1:") for line in lines), lines
     keys = [line.split()[1] for line in lines if line.startswith("  alice ")]
     assert keys and keys[0].startswith("hcx_")
     assert len(symbols) == 10

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import attrs
@@ -61,6 +62,7 @@ class Running:
     gateway: Gateway
     url: str
     stop: trio.Event = attrs.Factory(trio.Event)
+    page_url: str | None = None
 
 
 async def serve(
@@ -68,6 +70,7 @@ async def serve(
     gateway_config: GatewayConfig,
     *,
     metrics_port: int | None = None,
+    http_port: int | None = None,
     clock: Clock | None = None,
     on_ready: Callable[[Running], Any] | None = None,
     handle_signals: bool = True,
@@ -80,8 +83,9 @@ async def serve(
     that arrives while starting (or before, noted by the caller in ``early_signals``)
     stops the server gracefully as soon as it is up, instead of killing the start-up.
     """
+    ports = (metrics_port, http_port)
     if not handle_signals:
-        await _serve(service, gateway_config, None, (), metrics_port, clock, on_ready, task_status)
+        await _serve(service, gateway_config, None, (), ports, clock, on_ready, task_status)
         return
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         await _serve(
@@ -89,7 +93,7 @@ async def serve(
             gateway_config,
             signals,
             early_signals,
-            metrics_port,
+            ports,
             clock,
             on_ready,
             task_status,
@@ -101,13 +105,14 @@ async def _serve(
     gateway_config: GatewayConfig,
     signals: AsyncIterator[int] | None,
     early_signals: Sequence[int],
-    metrics_port: int | None,
+    ports: tuple[int | None, int | None],
     clock: Clock | None,
     on_ready: Callable[[Running], Any] | None,
     task_status: Any,
 ) -> None:
     clock = clock or WallClock()
     metrics = Metrics()
+    metrics_port, http_port = ports
     async with open_exchange(service, clock=clock) as exchange:
         # After recovery: the recovered state is frozen out of the collector's walks.
         with gc_policy.tuned():
@@ -127,6 +132,16 @@ async def _serve(
                         running = Running(
                             exchange, gateway, f"{scheme}://{gateway_config.host}:{gateway.port}/ws"
                         )
+                        if http_port is not None:
+                            # Imported only when asked for: hypercorn and starlette would
+                            # add to every start.
+                            from hcx.web.server import web_page
+
+                            running.page_url = await listening.start(
+                                partial(web_page, gateway_config, gateway.port, http_port)
+                            )
+                            log.info("web page at %s", running.page_url)
+                            print(f"hcx web page at {running.page_url}", flush=True)
                         log.info("listening on %s", running.url)
                         print(f"hcx listening on {running.url}", flush=True)
                         if on_ready is not None:
