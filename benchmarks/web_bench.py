@@ -7,10 +7,10 @@
    same feed) received it. A driver places and cancels an order every 50 ms; the demo's
    maker moves the same book too. Both clocks are this machine's wall clock.
 
-    .venv/bin/python benchmarks/web_bench.py [--updates 200] [--loads 10]
-        [--screenshot docs/img/web-view.png]
+    .venv/bin/python benchmarks/web_bench.py --updates 200 --loads 10
 
-Prints figures only; nothing here is asserted.
+(``--screenshot PATH`` also saves the page as drawn: the README's picture.) Prints figures
+only; nothing here is asserted.
 """
 
 from __future__ import annotations

@@ -212,6 +212,18 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
         Run(smallest={"--steps": 10}, check=outputs.simulator),
     ),
     (
+        r"\.venv/bin/python benchmarks/web_bench\.py.*",
+        Run(
+            smallest={"--updates": 20, "--loads": 2},
+            replace=(("docs/img/web-view.png", "{sandbox}/web-view.png"),),
+        ),
+    ),
+    (
+        r"hcx serve --http-port 8080",
+        Skip("serves until stopped; tests/web starts it with --http-port and drives the page"),
+    ),
+    (r"hcx web page at http://HOST:PORT/", Skip("a line hcx prints, quoted in the prose")),
+    (
         r"(benchmarks|scripts|examples)/\S+\.py .*",
         Abbreviates("the campaign table's shorthand for the command of its Reproduce block"),
     ),
