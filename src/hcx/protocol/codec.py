@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any
 
 import cbor2
@@ -135,3 +136,11 @@ def encode(message: dict[str, Any], subprotocol: str) -> Any:
     if subprotocol == SUBPROTOCOL_CBOR:
         return cbor2.dumps(message)
     return _JSON_ENCODER.encode(message)
+
+
+if os.environ.get("HCX_WIRE_SCHEMA_CHECK"):
+    # The test suite's schema check (hcx.testing.wire_schema): only with the variable
+    # set, so production imports the plain functions above and pays nothing.
+    from hcx.testing.wire_schema import wrap
+
+    encode, decode = wrap(encode, decode, os.environ["HCX_WIRE_SCHEMA_CHECK"])  # type: ignore[assignment]
