@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default="hcx.db", help="journal file (default ./hcx.db)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8765)
+    from hcx.admin_cli import add_parser as add_admin
+
+    add_admin(commands)
     return parser
 
 
@@ -73,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "keys":
         return keys(args)
+    if args.command == "admin":
+        from hcx.admin_cli import run as admin
+
+        return admin(args)
     if args.command == "replay":
         return replay(args.db, verify=args.verify)
     if args.command == "backup":

@@ -109,6 +109,13 @@ class HaltInstrument:
 
 
 @attrs.frozen
+class ResumeInstrument:
+    """Admin: a halted instrument trades again (halted -> active)."""
+
+    symbol: str
+
+
+@attrs.frozen
 class Settle:
     """Admin: cash-settle an expired instrument at the underlying's settlement price."""
 
@@ -162,6 +169,7 @@ Command = (
     | CreateInstrument
     | SetIndexPrice
     | HaltInstrument
+    | ResumeInstrument
     | Settle
     | SetMmp
     | ResetMmp
@@ -173,6 +181,7 @@ ADMIN_COMMANDS: tuple[type[Command], ...] = (
     CreateInstrument,
     SetIndexPrice,
     HaltInstrument,
+    ResumeInstrument,
     Settle,
 )
 
@@ -188,6 +197,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         CreateInstrument,
         SetIndexPrice,
         HaltInstrument,
+        ResumeInstrument,
         Settle,
         SetMmp,
         ResetMmp,

@@ -25,6 +25,7 @@ from hcx.engine.commands import (
     PlaceOrder,
     ReplaceOrder,
     ResetMmp,
+    ResumeInstrument,
     SetIndexPrice,
     SetMmp,
     Settle,
@@ -174,6 +175,10 @@ def _halt(message: dict[str, Any]) -> Command:
     return HaltInstrument(symbol=f.req_string(message, "symbol"))
 
 
+def _resume(message: dict[str, Any]) -> Command:
+    return ResumeInstrument(symbol=f.req_string(message, "symbol"))
+
+
 def _settle(message: dict[str, Any]) -> Command:
     return Settle(symbol=f.req_string(message, "symbol"), price=f.req_decimal(message, "price"))
 
@@ -210,6 +215,7 @@ ADMIN_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "Deposit": _deposit,
     "SetIndexPrice": _set_index_price,
     "HaltInstrument": _halt,
+    "ResumeInstrument": _resume,
     "Settle": _settle,
 }
 BULK_ITEM_TYPES = ("PlaceOrder", "CancelOrder", "ReplaceOrder")
