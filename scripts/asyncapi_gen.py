@@ -59,12 +59,18 @@ UUID: Schema = {
 }
 MS = integer(0, "milliseconds since the epoch")
 SEQ = integer(0, "journal sequence number")
+CLIENT_TS = integer(0, "client ms since the epoch; must be inside the receive window")
 ID: Schema = {
     "oneOf": [
         {"type": "string", "maxLength": 64},
         {"type": "integer", "minimum": -INT64, "maximum": INT64},
     ],
     "description": "optional correlation id, echoed on the answer",
+}
+# An Error echoes the refused message's id as it came, even one too long or out of range.
+ERROR_ID: Schema = {
+    "type": ["string", "integer"],
+    "description": "the refused message's id, echoed as it came (even out of range)",
 }
 BOOL: Schema = {"type": "boolean"}
 SIDE = enum("buy", "sell")
@@ -169,7 +175,7 @@ def command(name: str, summary: str, required: dict[str, Schema], optional: Any 
     return message(
         name,
         summary,
-        {"request_id": UUID, "ts": MS, **required},
+        {"request_id": UUID, "ts": CLIENT_TS, **required},
         {"id": ID, **(optional or {})},
     )
 
@@ -247,7 +253,8 @@ TRADE_FIELDS = {
     "size": dec(),
     "taker_side": SIDE,
     "ts": MS,
-    "seq": SEQ,
+    "seq": integer(1, "the trade's number among its symbol's trades: 1, 2, 3 … no gaps"),
+    "journal_seq": SEQ,
 }
 
 
@@ -370,6 +377,13 @@ def client_messages() -> dict[str, Schema]:
             {},
             {"id": ID, "order_id": integer(1), "client_id": text(36), "request_id": UUID},
         ),
+        "GetTrades": message(
+            "GetTrades",
+            "Public trade history of one symbol, oldest first: from from_seq on, or the "
+            "latest limit trades without it.",
+            {"symbol": text()},
+            {"id": ID, "from_seq": integer(1), "limit": integer(1) | {"maximum": 1000}},
+        ),
         "GetInstruments": message("GetInstruments", "Every listed instrument.", {}, {"id": ID}),
         "Subscribe": message(
             "Subscribe",
@@ -427,7 +441,7 @@ def server_messages() -> dict[str, Schema]:
             "A message was refused; the connection stays open.",
             {"code": ERROR_CODES, "message": {"type": "string"}},
             {
-                "id": ID,
+                "id": ERROR_ID,
                 "request_id": {"type": "string", "maxLength": 64},
                 "field": text(128),
                 "retry_after_ms": integer(1),
@@ -535,6 +549,19 @@ def server_messages() -> dict[str, Schema]:
                     "type": "array",
                     "items": {"$ref": "#/components/schemas/Instrument"},
                 }
+            },
+            {"id": ID},
+        ),
+        "Trades": message(
+            "Trades",
+            "Answer to GetTrades.",
+            {
+                "symbol": text(),
+                "trades": {
+                    "type": "array",
+                    "maxItems": 1000,
+                    "items": {"$ref": "#/components/schemas/Trade"},
+                },
             },
             {"id": ID},
         ),
@@ -751,13 +778,19 @@ def describe(schema: Schema) -> str:
 NOTES = {
     "id": "echoed on the answer",
     "request_id": "idempotency key with the wallet",
-    "ts": "client time; must be inside the receive window",
     "price": "cash per unit of size (cash moved = price * size * multiplier)",
     "size": "contracts, a multiple of the instrument's lot_size",
     "filled_size": "cumulative",
     "amount": "cash",
     "seq": "journal sequence number of the command that caused it",
     "journal_seq": "journal sequence number of the command that caused it",
+    "Trade.seq": "per-symbol trade number (see Trade history)",
+    "BookSnapshot.seq": "the book's own sequence",
+    "BookUpdate.seq": "the book's own sequence, +1 per update",
+    "OpenOrders.seq": "journal seq the answer reflects",
+    "Portfolio.seq": "journal seq the answer reflects",
+    "from_seq": "GetTrades: first trade seq returned; Subscribe: replay what follows it",
+    "limit": "default 100",
     "fee": "cash; negative is a rebate",
     "realized_pnl": "cash",
     "total": "cash: deposits - withdrawals ± premiums ± fees ± settlements",
@@ -800,7 +833,9 @@ def reference() -> str:
             lines += ["| field | required | type and limits | meaning |", "|---|---|---|---|"]
             for field, sub in schema["properties"].items():
                 required = "yes" if field in schema["required"] else ""
-                note = NOTES.get(field, "") if field != "type" else ""
+                note = NOTES.get(f"{name}.{field}", NOTES.get(field, ""))
+                if field == "type":
+                    note = ""
                 lines.append(f"| `{field}` | {required} | {describe(sub)} | {note} |")
             lines.append("")
     lines.append(END)

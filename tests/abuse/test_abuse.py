@@ -42,6 +42,9 @@ from tests.fuzz.driver import Connection
 from tests.fuzz.frames import now_ms
 from tests.load.soak import free_port, read_metrics
 
+# Sends malformed frames on purpose: only what is received may fail the schema check.
+pytestmark = pytest.mark.wire_malformed
+
 ROLES = {"admin": "admin", "alice": "trader", "bob": "trader", "quinn": "quoter"}
 WRONG_KEY = "hcx_0123456789abcdef_not-the-secret"
 

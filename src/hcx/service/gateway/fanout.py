@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from hcx.durability.trade_history import TradeHistory, TradeRow
+from hcx.engine.numbers import format_decimal
 from hcx.engine.outputs import (
     Balance,
     BookUpdate,
@@ -88,6 +90,9 @@ class Fanout:
         self.recent_orders: OrderedDict[int, OrderUpdate] = OrderedDict()
         self.recent_orders_kept = recent_orders_kept
         self.published = 0
+        # Numbers every released trade per symbol (the wire's Trade.seq), listened to
+        # or not; the gateway replaces it with one loaded from the journal.
+        self.trade_history = TradeHistory()
 
     def add(self, channel: str, key: str | None, subscription: Subscription) -> None:
         self.routes.setdefault((channel, key), {})[subscription] = None
@@ -115,8 +120,7 @@ class Fanout:
                 elif kind is BookUpdate:
                     self._send(routes.get(("book", event.symbol)), event)  # type: ignore[union-attr]
                 elif kind is Trade:
-                    self._send(routes.get(("trades", event.symbol)), event)  # type: ignore[union-attr]
-                    self._send(routes.get(("trades", None)), event)
+                    self._trade(event)  # type: ignore[arg-type]
                 elif kind is InstrumentUpdate or kind is IndexPrice:
                     self._send(routes.get(("instruments", None)), event)
 
@@ -150,6 +154,28 @@ class Fanout:
             else:
                 subscription.deliver(frames)
 
+    def _trade(self, event: Trade) -> None:
+        row = self.trade_history.add(
+            event.symbol,
+            event.trade_id,
+            event.price,
+            event.size,
+            event.taker_side,
+            event.ts,
+            event.seq,
+        )
+        if row is None:
+            return
+        by_symbol = self.routes.get(("trades", event.symbol))
+        everything = self.routes.get(("trades", None))
+        if not by_symbol and not everything:
+            return
+        frames = Frames(trade_message(event.symbol, row))
+        self.published += 1
+        for subscriptions in (by_symbol, everything):
+            for subscription in subscriptions or ():
+                subscription.deliver(frames)
+
     def _remember(self, update: OrderUpdate) -> None:
         recent = self.recent_orders
         recent[update.order_id] = update  # type: ignore[index]
@@ -161,3 +187,19 @@ class Fanout:
         return [
             e for e in events if CHANNEL_OF_EVENT.get(type(e)) == channel and e.wallet == wallet
         ]
+
+
+def trade_message(symbol: str, row: TradeRow) -> dict[str, Any]:
+    """A ``Trade`` on the wire: ``seq`` the per-symbol trade number, ``journal_seq`` the
+    journal sequence of the command that traded."""
+    return {
+        "type": "Trade",
+        "symbol": symbol,
+        "trade_id": row.trade_id,
+        "price": format_decimal(row.price),
+        "size": format_decimal(row.size),
+        "taker_side": row.taker_side,
+        "ts": row.ts,
+        "seq": row.seq,
+        "journal_seq": row.journal_seq,
+    }

@@ -26,6 +26,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketReque
 import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after our close)
 from hcx.durability.journal import MEMORY, Journal
 from hcx.durability.records import decode_output_object, decode_record
+from hcx.durability.trade_history import TradeHistory
 from hcx.protocol import SUBPROTOCOL_CBOR, SUBPROTOCOL_JSON
 from hcx.service.clock import Clock
 from hcx.service.exchange import Exchange
@@ -68,6 +69,7 @@ class Gateway:
         self._reader = exchange.writer.journal if self._memory else Journal(db)
         self._reader_limiter = exchange.writer.limiter if self._memory else trio.CapacityLimiter(1)
         self._keys = KeyStore(self._reader if not self._memory else Journal(MEMORY))
+        self.fanout.trade_history = TradeHistory.load(self._reader, exchange.releaser.released_seq)
         self._server: Any = None
         self.connection_count = 0
 

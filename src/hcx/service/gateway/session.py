@@ -27,6 +27,7 @@ from hcx.protocol.commands import (
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.messages import levels, to_wire
 from hcx.service.entries import QueryItem, Refusal, Reply, Submission
+from hcx.service.gateway import history
 from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
@@ -117,6 +118,8 @@ class Session:
             self._quote(message, msg_id)
         elif kind == "AcceptQuote":
             await self._accept_quote(message, msg_id)
+        elif kind == "GetTrades":
+            history.get_trades(self, message, msg_id)
         elif kind == "Ping":
             self.send(_with_id({"type": "Pong", "server_ms": self.gateway.clock.now_ms()}, msg_id))
         else:
@@ -345,6 +348,9 @@ class Session:
             return
         if channel == "book":
             await self._subscribe_book(key, confirm)  # type: ignore[arg-type]
+            return
+        if channel == "trades" and from_seq is not None:
+            history.resume_trades(self, symbol, from_seq, confirm)
             return
         if channel in PRIVATE_CHANNELS and from_seq is not None:
             await self._resume(channel, key, from_seq, confirm)  # type: ignore[arg-type]
