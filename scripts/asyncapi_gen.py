@@ -129,6 +129,9 @@ REASONS = enum(
     "quote_already_filled",
     "unknown_quote",
     "invalid_legs",
+    "invalid_timeout",
+    "cancel_after",
+    "cancel_on_disconnect",
 )
 LEVELS: Schema = {
     "type": "array",
@@ -267,7 +270,7 @@ def client_messages() -> dict[str, Schema]:
             "Authenticate",
             "Start a session as `wallet`; `key` is required unless the server runs --auth none.",
             {"wallet": text()},
-            {"id": ID, "key": text(256)},
+            {"id": ID, "key": text(256), "cancel_on_disconnect": BOOL},
         ),
         "Ping": message("Ping", "Clock sync and liveness; answered by Pong.", {}, {"id": ID}),
         "PlaceOrder": command("PlaceOrder", "Place an order.", place, ORDER_FLAGS),
@@ -302,6 +305,12 @@ def client_messages() -> dict[str, Schema]:
         ),
         "ResetMmp": command("ResetMmp", "Lift an MMP freeze.", {"underlying": text(16)}),
         "Withdraw": command("Withdraw", "Take cash out of the wallet.", {"amount": dec()}),
+        "CancelAfter": command(
+            "CancelAfter",
+            "Dead-man's switch: cancel the wallet's orders unless renewed within timeout_ms; "
+            "0 turns it off.",
+            {"timeout_ms": integer(0) | {"maximum": 86_400_000}},
+        ),
         "AcceptQuote": command(
             "AcceptQuote",
             "Execute an RFQ quote, all legs or none.",
@@ -433,7 +442,7 @@ def server_messages() -> dict[str, Schema]:
             "Authenticated",
             "The session is authenticated.",
             {"wallet": text(), "role": enum("trader", "quoter", "admin")},
-            {"id": ID},
+            {"id": ID, "cancel_on_disconnect": {"const": True}},
         ),
         "Pong": message("Pong", "Answer to Ping.", {"server_ms": MS}, {"id": ID}),
         "Error": message(
@@ -484,6 +493,12 @@ def server_messages() -> dict[str, Schema]:
                 "seq": SEQ,
             },
             {**result_optional, "fill_id": integer(1)},
+        ),
+        "CancelAfterResult": message(
+            "CancelAfterResult",
+            "Answer to CancelAfter.",
+            {"request_id": UUID, "status": ADMIN_STATUS, "seq": SEQ},
+            {**result_optional, "deadline_ms": MS},
         ),
         "BulkResult": message(
             "BulkResult",
@@ -791,6 +806,9 @@ NOTES = {
     "Portfolio.seq": "journal seq the answer reflects",
     "from_seq": "GetTrades: first trade seq returned; Subscribe: replay what follows it",
     "limit": "default 100",
+    "timeout_ms": "ms from this command's time; 0 turns the switch off",
+    "deadline_ms": "the wallet's orders are canceled at this time unless renewed",
+    "cancel_on_disconnect": "cancel the wallet's orders when this connection closes",
     "fee": "cash; negative is a rebate",
     "realized_pnl": "cash",
     "total": "cash: deposits - withdrawals ± premiums ± fees ± settlements",

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hcx.engine import admin, expiry, orders, protection, rfq
+from hcx.engine import admin, deadman, expiry, orders, protection, rfq
 from hcx.engine.changes import Changes, order_update
 from hcx.engine.commands import (
     AcceptQuote,
+    ArmCancelOnDisconnect,
+    CancelAfter,
     CancelAll,
     CancelOrder,
     CreateInstrument,
+    DeadlineCheck,
     Deposit,
     Envelope,
     HaltInstrument,
@@ -25,6 +28,7 @@ from hcx.engine.commands import (
     ReplaceOrder,
     ResetMmp,
     ResumeInstrument,
+    SessionClosed,
     SetIndexPrice,
     SetMmp,
     Settle,
@@ -61,6 +65,10 @@ _HANDLERS: dict[type, Handler] = {
     SetMmp: protection.set_mmp,
     ResetMmp: protection.reset_mmp,
     AcceptQuote: rfq.accept_quote,
+    CancelAfter: deadman.cancel_after,
+    DeadlineCheck: deadman.deadline_check,
+    ArmCancelOnDisconnect: deadman.arm,
+    SessionClosed: deadman.session_closed,
 }
 
 
@@ -90,6 +98,8 @@ class Engine:
         queue = state.expiry_queue
         if queue and queue[0][0] <= ts_ms:
             expiry.expire_due(state, changes, ts_ms)
+        if state.cancel_after_next <= ts_ms:
+            deadman.fire_due(state, changes, ts_ms)
         result = handler(state, envelope, command, changes)
         self.last_seq = seq
         if ts_ms > self.last_ts:

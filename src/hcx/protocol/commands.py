@@ -16,6 +16,7 @@ from hcx.engine.commands import (
     SIDES,
     STP_MODES,
     TIME_IN_FORCE,
+    CancelAfter,
     CancelAll,
     CancelOrder,
     Command,
@@ -38,6 +39,7 @@ from hcx.protocol.errors import invalid_field
 MAX_BULK = 50
 CLIENT_ID_MAX = 36
 FEE_BPS_MAX = 10_000
+MAX_CANCEL_AFTER_MS = 86_400_000
 
 
 class ParsedCommand(NamedTuple):
@@ -132,6 +134,13 @@ def _cancel_all(message: dict[str, Any]) -> Command:
     return CancelAll(symbol=symbol, underlying=underlying)
 
 
+def _cancel_after(message: dict[str, Any]) -> Command:
+    timeout_ms = f.req_integer(message, "timeout_ms")
+    if timeout_ms > MAX_CANCEL_AFTER_MS:
+        raise invalid_field("timeout_ms", f"must be 0 (off) to {MAX_CANCEL_AFTER_MS}")
+    return CancelAfter(timeout_ms=timeout_ms)
+
+
 def _withdraw(message: dict[str, Any]) -> Command:
     return Withdraw(amount=f.req_decimal(message, "amount"))
 
@@ -209,6 +218,7 @@ TRADER_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "Withdraw": _withdraw,
     "SetMmp": _set_mmp,
     "ResetMmp": _reset_mmp,
+    "CancelAfter": _cancel_after,
 }
 ADMIN_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "CreateInstrument": _create_instrument,

@@ -11,14 +11,25 @@ ones already released from the history, the later ones from the fanout.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hcx.protocol import fields as f
 from hcx.protocol.errors import invalid_field
-from hcx.service.gateway.fanout import Subscription, trade_message
+from hcx.service.gateway.fanout import Fanout, Subscription, trade_message
+from hcx.service.gateway.outbound import Outbound
 
-if TYPE_CHECKING:
-    from hcx.service.gateway.session import Session
+
+class Session(Protocol):
+    """What of a gateway session this module uses (no import of the session module)."""
+
+    outbound: Outbound
+    subscriptions: dict[tuple[str, str | None], Subscription]
+
+    @property
+    def fanout(self) -> Fanout: ...
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
 
 MAX_TRADES = 1000
 DEFAULT_TRADES = 100
@@ -33,7 +44,7 @@ def get_trades(session: Session, message: dict[str, Any], msg_id: Any) -> None:
         limit = DEFAULT_TRADES
     elif limit > MAX_TRADES:
         raise invalid_field("limit", f"must be 1 to {MAX_TRADES}")
-    rows = session.gateway.fanout.trade_history.page(symbol, from_seq, limit)
+    rows = session.fanout.trade_history.page(symbol, from_seq, limit)
     answer: dict[str, Any] = {
         "type": "Trades",
         "symbol": symbol,
@@ -51,7 +62,7 @@ def resume_trades(
     from_seq`` (the trade numbers are per symbol, so a resume names one)."""
     if symbol is None:
         raise invalid_field("symbol", "is required to resume the trades channel")
-    fanout = session.gateway.fanout
+    fanout = session.fanout
     subscription = Subscription(session.outbound, urgent=False)
     session.subscriptions[("trades", symbol)] = subscription
     session.send(confirm)

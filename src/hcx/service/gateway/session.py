@@ -27,8 +27,8 @@ from hcx.protocol.commands import (
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.messages import levels, to_wire
 from hcx.service.entries import QueryItem, Refusal, Reply, Submission
-from hcx.service.gateway import history
-from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Subscription
+from hcx.service.gateway import disconnect, history
+from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Fanout, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
 from hcx.service.gateway.rfq import quote_message, request_message
@@ -65,6 +65,10 @@ class Session:
         self.messages = TokenBucket(
             config.message_rate_per_connection, config.message_burst_per_connection
         )
+
+    @property
+    def fanout(self) -> Fanout:
+        return self.gateway.fanout
 
     @property
     def subprotocol(self) -> str:
@@ -129,6 +133,7 @@ class Session:
 
     async def _authenticate(self, message: dict[str, Any], msg_id: Any) -> None:
         wallet = f.req_string(message, "wallet")
+        cancel_on_disconnect = f.boolean(message, "cancel_on_disconnect")
         gateway = self.gateway
         if gateway.config.auth == "none":
             role: str | None = "admin"
@@ -144,8 +149,14 @@ class Session:
                 raise ProtocolError("auth_failed", "wallet and key do not match a live key")
         if self.wallet is not None and self.wallet != wallet:
             self._drop_private_subscriptions()
+            await disconnect.closed(gateway, self)
         self.wallet, self.role = wallet, role
-        self.send(_with_id({"type": "Authenticated", "wallet": wallet, "role": role}, msg_id))
+        answer: dict[str, Any] = {"type": "Authenticated", "wallet": wallet, "role": role}
+        if cancel_on_disconnect:
+            if getattr(self, "disconnect_id", None) is None:
+                await disconnect.arm(gateway, self)
+            answer["cancel_on_disconnect"] = True
+        self.send(_with_id(answer, msg_id))
 
     def _require_wallet(self) -> str:
         if self.wallet is None:

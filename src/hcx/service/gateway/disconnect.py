@@ -1,0 +1,100 @@
+"""Cancel-on-disconnect and the dead-man's switch, on the gateway's side.
+
+Owns when the gateway sequences the engine's protection commands (``hcx.engine.deadman``
+decides what they cancel): ``ArmCancelOnDisconnect`` when a session authenticates with
+``cancel_on_disconnect: true``, ``SessionClosed`` once after that connection closed
+(including a close for a missed heartbeat) and, at start, for every session the journal
+still has armed (a restart closed them all), and ``DeadlineCheck`` when a ``CancelAfter``
+deadline has passed with nothing sequenced. It must never cancel anything itself: every
+cancel is a journaled engine command.
+
+Request ids are derived from the session id (or the wallet and deadline), so a command
+re-sent after a restart is a repeat the sequencer answers from the journal, and a closed
+session is forgotten by the engine: nothing is canceled twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import trio
+
+from hcx.engine.commands import ArmCancelOnDisconnect, Command, DeadlineCheck, SessionClosed
+from hcx.engine.state import NO_DEADLINE
+from hcx.service.entries import Submission
+
+log = logging.getLogger("hcx.gateway")
+_NAMESPACE = uuid.UUID("3b0f1f5e-2f7a-4c55-9a43-6f1b3c0de5a1")
+WATCH_INTERVAL_S = 0.02  # how often passed deadlines are looked for
+CLOSE_SEND_TIMEOUT_S = 5.0
+
+
+class _Ignore:
+    """The waiter of a protection command: its events reach the wallet's channels."""
+
+    __slots__ = ()
+
+    def resolve(self, answer: Any) -> None:
+        pass
+
+
+def request_id(*parts: object) -> str:
+    return str(uuid.uuid5(_NAMESPACE, ":".join(map(str, parts))))
+
+
+async def _sequence(gateway: Any, wallet: str, rid: str, command: Command) -> None:
+    submission = Submission(wallet, rid, gateway.clock.now_ms(), command, _Ignore())
+    await gateway.exchange.send([submission])
+
+
+async def arm(gateway: Any, session: Any) -> None:
+    """Arm ``session`` (authenticated as its wallet): a fresh session id."""
+    session.disconnect_id = session_id = str(uuid.uuid4())
+    session.disconnect_wallet = wallet = session.wallet
+    await _sequence(
+        gateway, wallet, request_id("arm", session_id), ArmCancelOnDisconnect(session_id)
+    )
+
+
+async def closed(gateway: Any, session: Any) -> None:
+    """``session``'s connection closed: sequence its ``SessionClosed`` once. While the
+    server stops the exchange may take nothing more; the start after it closes every
+    session still armed."""
+    session_id = getattr(session, "disconnect_id", None)
+    if session_id is None or gateway.stopping:
+        return
+    session.disconnect_id = None
+    wallet = session.disconnect_wallet
+    with trio.move_on_after(CLOSE_SEND_TIMEOUT_S) as timer:
+        timer.shield = True
+        await _sequence(
+            gateway, wallet, request_id("closed", session_id), SessionClosed(session_id)
+        )
+
+
+async def _close(gateway: Any, wallet: str, session_id: str) -> None:
+    await _sequence(gateway, wallet, request_id("closed", session_id), SessionClosed(session_id))
+
+
+async def watch(gateway: Any) -> None:
+    """At start, close the sessions the journal has armed; then sequence a
+    ``DeadlineCheck`` whenever the earliest ``CancelAfter`` deadline has passed."""
+    state = gateway.exchange.engine.state
+    for session_id, wallet in sorted(state.disconnect_sessions.items()):
+        log.info("closing session %s of %s armed before the restart", session_id, wallet)
+        await _sequence(
+            gateway, wallet, request_id("closed", session_id), SessionClosed(session_id)
+        )
+    sent: tuple[str, int] | None = None
+    while True:
+        await trio.sleep(WATCH_INTERVAL_S)
+        deadline = state.cancel_after_next
+        if deadline == NO_DEADLINE or deadline > gateway.clock.now_ms() or gateway.stopping:
+            continue
+        wallet = min(w for w, d in state.cancel_after.items() if d == deadline)
+        if sent == (wallet, deadline):
+            continue  # sequenced, not applied yet
+        sent = (wallet, deadline)
+        await _sequence(gateway, wallet, request_id("deadline", wallet, deadline), DeadlineCheck())
