@@ -23,7 +23,7 @@ import trio
 
 from hcx.engine.commands import ArmCancelOnDisconnect, Command, DeadlineCheck, SessionClosed
 from hcx.engine.state import NO_DEADLINE
-from hcx.service.entries import Submission
+from hcx.service.entries import Pending, Submission
 
 log = logging.getLogger("hcx.gateway")
 _NAMESPACE = uuid.UUID("3b0f1f5e-2f7a-4c55-9a43-6f1b3c0de5a1")
@@ -78,15 +78,28 @@ async def _close(gateway: Any, wallet: str, session_id: str) -> None:
     await _sequence(gateway, wallet, request_id("closed", session_id), SessionClosed(session_id))
 
 
-async def watch(gateway: Any) -> None:
-    """At start, close the sessions the journal has armed; then sequence a
-    ``DeadlineCheck`` whenever the earliest ``CancelAfter`` deadline has passed."""
-    state = gateway.exchange.engine.state
-    for session_id, wallet in sorted(state.disconnect_sessions.items()):
+async def close_stale(gateway: Any) -> None:
+    """At start, before listening: close every session the journal has armed (the
+    restart closed their connections) and wait until those closes are sequenced."""
+    stale = sorted(gateway.exchange.engine.state.disconnect_sessions.items())
+    waiters = []
+    for session_id, wallet in stale:
         log.info("closing session %s of %s armed before the restart", session_id, wallet)
-        await _sequence(
-            gateway, wallet, request_id("closed", session_id), SessionClosed(session_id)
+        waiter = Pending()
+        waiters.append(waiter)
+        rid = request_id("closed", session_id)
+        submission = Submission(
+            wallet, rid, gateway.clock.now_ms(), SessionClosed(session_id), waiter
         )
+        await gateway.exchange.send([submission])
+    for waiter in waiters:
+        await waiter.wait()
+
+
+async def watch(gateway: Any) -> None:
+    """Sequence a ``DeadlineCheck`` whenever the earliest ``CancelAfter`` deadline has
+    passed and nothing else was sequenced to apply it."""
+    state = gateway.exchange.engine.state
     sent: tuple[str, int] | None = None
     while True:
         await trio.sleep(WATCH_INTERVAL_S)

@@ -151,6 +151,7 @@ class Gateway:
     ) -> None:
         """Accept connections until cancelled; connections live in ``handlers``, so
         cancelling the listener stops new connections without dropping open ones."""
+        await disconnect.close_stale(self)
         async with trio.open_nursery() as nursery:
             server = await nursery.start(
                 partial(
