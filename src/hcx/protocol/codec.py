@@ -4,6 +4,10 @@ A frame must hold one object (map) with string keys. Anything else, including Na
 Infinity in JSON, duplicated keys, nesting deeper than ``MAX_DEPTH``, or CBOR tags other
 than the plain types, is ``invalid_message``: a peer that sends it gets an error, never a
 crash.
+
+With ``HCX_WIRE_SCHEMA_CHECK`` set (by the test suite only), ``encode`` and ``decode`` are
+wrapped to check every message against docs/asyncapi.json (``hcx.testing.wire_schema``);
+unset, these are the plain functions.
 """
 
 from __future__ import annotations
