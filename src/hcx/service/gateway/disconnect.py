@@ -69,9 +69,11 @@ async def closed(gateway: Any, session: Any) -> None:
     wallet = session.disconnect_wallet
     with trio.move_on_after(CLOSE_SEND_TIMEOUT_S) as timer:
         timer.shield = True
-        await _sequence(
-            gateway, wallet, request_id("closed", session_id), SessionClosed(session_id)
-        )
+        try:
+            await _close(gateway, wallet, session_id)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            # The exchange stopped under us: the next start closes the session.
+            log.info("session %s of %s left armed: the exchange stopped", session_id, wallet)
 
 
 async def _close(gateway: Any, wallet: str, session_id: str) -> None:
