@@ -87,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
         default=8080,
         help="the web page's port (default 8080; 0 picks one)",
     )
+    from hcx.admin_cli import add_parser as add_admin
+
+    add_admin(commands)
     return parser
 
 
@@ -96,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args)
     if args.command == "keys":
         return keys(args)
+    if args.command == "admin":
+        from hcx.admin_cli import run as admin
+
+        return admin(args)
     if args.command == "replay":
         return replay(args.db, verify=args.verify)
     if args.command == "backup":

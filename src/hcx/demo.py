@@ -5,7 +5,12 @@ expiry about a month out), publishes an index price, funds the demo wallets and 
 their API keys (once: only salted hashes are stored). On every start a built-in market
 maker quotes the whole chain through the Python client (in-process, MMP on), and the
 index takes a small random walk, so anyone connecting sees a live book at once.
-Restarting resumes the same market from the journal.
+
+The chain rolls as time passes: whenever no expiry has more than ``ROLL_DAYS`` left, a
+new one about a month out is listed (strikes around the index of the moment), and every
+expired instrument is settled at the index. Restarting resumes the same market from the
+journal, an old one too: its index continues where it was, what expired meanwhile is
+settled and a new expiry listed, so the market is live again at once.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ MAKER = "demo-mm"
 ADMIN = "demo-admin"
 QUOTE_SIZE = "2"
 HALF_SPREAD = 0.03
+ROLL_DAYS = 21  # list the next expiry once none has more than this left
+ROLL_CHECK_S = 60.0
+MAKER_FLOOR = 1_000_000
+STRIKE_STEP = 200
+DAY_MS = 86_400_000
 
 
 def _expiry_ms(now_ms: int) -> int:
@@ -69,10 +79,15 @@ def _tick(price: float) -> str:
     return format_decimal(parse_decimal(f"{max(round(price, 1), 0.1):.1f}"))
 
 
-async def _setup(admin: Client, now_ms: int) -> list[str]:
-    expiry = _expiry_ms(now_ms)
+def _strikes(index: float) -> tuple[str, ...]:
+    """Five strikes STRIKE_STEP apart around ``index`` (STRIKES at 3000)."""
+    middle = max(round(index / STRIKE_STEP), 3) * STRIKE_STEP
+    return tuple(str(middle + k * STRIKE_STEP) for k in (-2, -1, 0, 1, 2))
+
+
+async def _list_expiry(admin: Client, expiry: int, strikes: tuple[str, ...]) -> list[str]:
     symbols = []
-    for strike in STRIKES:
+    for strike in strikes:
         for option in ("call", "put"):
             symbol = expected_symbol(UNDERLYING, expiry, parse_decimal(strike), option)
             await admin.create_instrument(
@@ -87,14 +102,37 @@ async def _setup(admin: Client, now_ms: int) -> list[str]:
                 taker_fee_bps=5,
             )
             symbols.append(symbol)
+    return symbols
+
+
+async def _setup(admin: Client, now_ms: int) -> list[str]:
+    symbols = await _list_expiry(admin, _expiry_ms(now_ms), STRIKES)
     await admin.set_index_price(UNDERLYING, str(INDEX), vol=str(VOL))
     for wallet, amount in ((MAKER, "10000000"), *((t, "1000000") for t in TRADERS)):
         await admin.deposit(wallet, amount)
     return symbols
 
 
+async def _roll(admin: Client, index: list[float], now_ms: int) -> None:
+    """Settle what expired at the index; list a new expiry if none is far enough out.
+    Publishing the index first makes the engine apply any expiry that is due."""
+    await admin.set_index_price(UNDERLYING, f"{index[0]:.2f}", vol=str(VOL))
+    instruments = await admin.get_instruments()
+    for inst in instruments:
+        if inst.status == "expired":
+            await admin.settle(inst.symbol, f"{index[0]:.2f}")
+    live = [i.expiry_ms for i in instruments if i.status in ("active", "halted")]
+    if not live or max(live) - now_ms <= ROLL_DAYS * DAY_MS:
+        await _list_expiry(admin, _expiry_ms(now_ms), _strikes(index[0]))
+
+
+async def _keep_rolling(admin: Client, index: list[float], stop: trio.Event, clock_ms: Any) -> None:
+    while not stop.is_set():
+        await trio.sleep(ROLL_CHECK_S)
+        await _roll(admin, index, clock_ms())
+
+
 async def _make_market(maker: Client, index: list[float], stop: trio.Event) -> None:
-    instruments = [i for i in await maker.get_instruments() if i.status == "active"]
     await maker.set_mmp(UNDERLYING, interval_ms=1_000, frozen_ms=2_000, qty_limit="40")
     resting: dict[str, int] = {
         order.client_id: order.order_id
@@ -103,6 +141,8 @@ async def _make_market(maker: Client, index: list[float], stop: trio.Event) -> N
     }
     while not stop.is_set():
         now = trio.current_time()
+        # Read each round: the chain rolls (new expiries, expired ones gone).
+        instruments = [i for i in await maker.get_instruments() if i.status == "active"]
         for inst in instruments:
             years = max(inst.expiry_ms / 1000 - time.time(), 0) / (365 * 24 * 3600)
             fair = _fair(inst.option, index[0], float(inst.strike), years)
@@ -181,22 +221,34 @@ async def _demo(db: str, host: str, port: int, http_port: int | None) -> None:
             ) as maker,
         ):
             symbols = await _setup(admin, exchange.clock.now_ms()) if fresh else []
+            last = await exchange.query(lambda e: e.state.index_prices.get(UNDERLYING))
+            index = [INDEX if last is None else float(format_decimal(last))]
+            if not fresh:
+                await _resume(admin, maker, index, exchange.clock.now_ms())
             _banner(
                 running.url,
                 running.page_url,
                 printed,
-                symbols or [i.symbol for i in await admin.get_instruments()],
+                symbols
+                or [i.symbol for i in await admin.get_instruments() if i.status == "active"],
             )
-            index = [INDEX]
             try:
                 async with trio.open_nursery() as agents:
                     agents.start_soon(_make_market, maker, index, stop)
                     agents.start_soon(_walk_index, admin, index, stop)
+                    agents.start_soon(_keep_rolling, admin, index, stop, exchange.clock.now_ms)
                     await running.stop.wait()
                     stop.set()
                     agents.cancel_scope.cancel()
             except* (ConnectionLost, HcxError):
                 pass  # the server is shutting down under the agents
+
+
+async def _resume(admin: Client, maker: Client, index: list[float], now_ms: int) -> None:
+    """An old journal: roll the chain up to now and make sure the maker can quote."""
+    await _roll(admin, index, now_ms)
+    if (await maker.get_portfolio()).balance.available < MAKER_FLOOR:
+        await admin.deposit(MAKER, "10000000")
 
 
 def _banner(

@@ -22,6 +22,9 @@ from websockets.typing import Subprotocol
 from tests.e2e.conftest import Server
 from tests.e2e.market import EXPIRY_MS, SYMBOL
 
+# Sends malformed messages on purpose: only what the server receives may fail the schema.
+pytestmark = pytest.mark.wire_malformed
+
 JSON = Subprotocol("hcx.v1.json")
 CBOR = Subprotocol("hcx.v1.cbor")
 

@@ -8,10 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import trio
 import websockets
+
+import hcx.client
+from hcx.engine.instruments import expected_symbol
+from hcx.engine.numbers import parse_decimal
 
 
 def _start(db: Path) -> tuple[subprocess.Popen[str], str, list[str]]:
@@ -51,10 +57,18 @@ def _stop(process: subprocess.Popen[str]) -> int:
     return process.wait(timeout=10)
 
 
-async def _book(url: str) -> tuple[list[str], dict[str, Any]]:
+async def _instruments(url: str) -> list[dict[str, Any]]:
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"type": "GetInstruments", "id": 1}))
+        return json.loads(await ws.recv())["instruments"]  # type: ignore[no-any-return]
+
+
+async def _book(url: str, active_only: bool = False) -> tuple[list[str], dict[str, Any]]:
     async with websockets.connect(url) as ws:
         await ws.send(json.dumps({"type": "GetInstruments", "id": 1}))
         instruments = json.loads(await ws.recv())["instruments"]
+        if active_only:
+            instruments = [i for i in instruments if i["status"] == "active"]
         symbol = instruments[0]["symbol"]
         await ws.send(json.dumps({"type": "Subscribe", "channel": "book", "symbol": symbol}))
         assert json.loads(await ws.recv())["type"] == "Subscribed"
@@ -110,3 +124,57 @@ def test_readme_client_example_runs_against_the_demo(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "best bid/ask" in done.stdout
     assert "Amounts(" in done.stdout or "balance" in done.stdout.lower()
+
+
+def test_an_old_journal_whose_expiries_all_passed_resumes_into_a_live_market(
+    tmp_path: Path,
+) -> None:
+    """A journal of a chain that has expired meanwhile (listed by an admin a moment
+    before its expiry, with resting orders): ``hcx demo`` settles it at the index, lists
+    a new expiry about a month out and quotes it."""
+    from tests.e2e.conftest import launch
+
+    old = tmp_path / "old"
+    old.mkdir()
+    server = launch(old)
+    expiry = int(time.time() * 1000) + 1_500
+    listing = {
+        "underlying": "ETH",
+        "expiry_ms": expiry,
+        "strike": "3000",
+        "option": "call",
+        "tick_size": "0.1",
+        "lot_size": "0.1",
+    }
+
+    async def make_old() -> str:
+        async with hcx.client.connect(server.url, wallet="admin") as admin:
+            symbol = expected_symbol("ETH", expiry, parse_decimal("3000"), "call")
+            listed = await admin.create_instrument(symbol, **listing)  # type: ignore[arg-type]
+            assert listed.status == "ok", listed
+            assert (await admin.set_index_price("ETH", "3120")).status == "ok"
+            assert (await admin.deposit("alice", "1000")).status == "ok"
+            await admin.place_order(symbol, "buy", "1", "1")
+            return symbol
+
+    old_symbol = trio.run(make_old)
+    assert server.stop() == 0
+    time.sleep(2.0)
+
+    process, url, lines = _start(old / "hcx.db")
+    try:
+        symbols, snapshot = asyncio.run(_book(url, active_only=True))
+        instruments = asyncio.run(_instruments(url))
+    finally:
+        assert _stop(process) == 0
+    assert any("resumed from the journal" in line for line in lines)
+    status = {i["symbol"]: i["status"] for i in instruments}
+    assert status[old_symbol] == "settled"
+    new = [i for i in instruments if i["status"] == "active"]
+    assert len(new) == 10
+    days_left = (new[0]["expiry_ms"] - time.time() * 1000) / 86_400_000
+    assert 27 <= days_left <= 29
+    # Strikes around the old journal's index (3120), not the demo's default 3000.
+    assert sorted({i["strike"] for i in new}, key=float) == ["2800", "3000", "3200", "3400", "3600"]
+    assert old_symbol not in symbols
+    assert float(snapshot["bids"][0][0]) < float(snapshot["asks"][0][0])

@@ -56,12 +56,15 @@ async def test_two_traders_cross(server: Server) -> None:
             ]
             assert all(isinstance(u, OrderUpdate) for u in [*a_ord, *b_ord])
 
-            # One trade at the resting price; maker 2 bps, taker 5 bps.
+            # One trade at the resting price; maker 2 bps, taker 5 bps. Its seq is its
+            # number among the symbol's trades (docs/protocol.md, Trade history): the
+            # first. (It was the journal seq, bid.seq, before Trade.seq was defined; that
+            # is now the wire's journal_seq, checked in test_trade_history.py.)
             assert (trade.price, trade.size, trade.taker_side, trade.seq) == (
                 Decimal("105.5"),
                 Decimal(2),
                 "buy",
-                bid.seq,
+                1,
             )
             (maker,) = a_fill
             (taker,) = b_fill

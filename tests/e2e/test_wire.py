@@ -259,6 +259,18 @@ def test_every_subscriber_reads_every_update_once(server: Server) -> None:
 # --- when a connection's queue is written (channel_interval_ms) -------------------------
 
 
+def _update(seq: int) -> dict[str, Any]:
+    """A whole ``BookUpdate`` (every message in the suite is checked against the schema)."""
+    return {
+        "type": "BookUpdate",
+        "symbol": "S",
+        "seq": seq,
+        "bids": [],
+        "asks": [],
+        "journal_seq": seq,
+    }
+
+
 async def test_market_data_waits_for_the_interval_answers_do_not(mock_clock: Any) -> None:
     outbound = Outbound("hcx.v1.json", 100, 1 << 20, framed=True, interval_s=0.02)
     taken: list[list[Any]] = []
@@ -269,49 +281,49 @@ async def test_market_data_waits_for_the_interval_answers_do_not(mock_clock: Any
         taken.append(batch)
 
     # Quiet so far: the first update goes at once.
-    outbound.offer({"type": "BookUpdate", "seq": 1}, urgent=False)
+    outbound.offer(_update(1), urgent=False)
     await take()
     assert len(taken[-1]) == 1
     async with trio.open_nursery() as nursery:
         # Right after a write, market data gathers for the interval...
-        outbound.offer({"type": "BookUpdate", "seq": 2}, urgent=False)
+        outbound.offer(_update(2), urgent=False)
         nursery.start_soon(take)
         await trio.testing.wait_all_tasks_blocked()
-        outbound.offer({"type": "BookUpdate", "seq": 3}, urgent=False)
+        outbound.offer(_update(3), urgent=False)
         mock_clock.jump(0.019)
         await trio.testing.wait_all_tasks_blocked()
         assert len(taken) == 1
         mock_clock.jump(0.002)
     assert [json.loads(f[2:]) for f in taken[-1]] == [
-        {"type": "BookUpdate", "seq": 2},
-        {"type": "BookUpdate", "seq": 3},
+        _update(2),
+        _update(3),
     ]
     async with trio.open_nursery() as nursery:
         # ... unless an answer comes: it goes at once and takes them along, in order.
-        outbound.offer({"type": "BookUpdate", "seq": 4}, urgent=False)
+        outbound.offer(_update(4), urgent=False)
         nursery.start_soon(take)
         await trio.testing.wait_all_tasks_blocked()
         assert len(taken) == 2
-        outbound.offer({"type": "Pong"})
+        outbound.offer({"type": "Pong", "server_ms": 1})
     assert [json.loads(f[2:])["type"] for f in taken[-1]] == ["BookUpdate", "Pong"]
     async with trio.open_nursery() as nursery:
         # Half full (100 messages at most): written at once, a reader keeping up is not
         # made to look slow by the holding.
-        outbound.offer({"type": "BookUpdate", "seq": 5}, urgent=False)
+        outbound.offer(_update(5), urgent=False)
         nursery.start_soon(take)
         for seq in range(6, 6 + 48):
-            outbound.offer({"type": "BookUpdate", "seq": seq}, urgent=False)
+            outbound.offer(_update(seq), urgent=False)
         await trio.testing.wait_all_tasks_blocked()
         assert len(taken) == 3
-        outbound.offer({"type": "BookUpdate", "seq": 54}, urgent=False)
+        outbound.offer(_update(54), urgent=False)
     assert len(taken[-1]) == 50
     async with trio.open_nursery() as nursery:
         # A full queue while waiting: the writer stops at once.
-        outbound.offer({"type": "BookUpdate", "seq": 55}, urgent=False)
+        outbound.offer(_update(55), urgent=False)
         nursery.start_soon(take)
         await trio.testing.wait_all_tasks_blocked()
         for seq in range(56, 200):
-            outbound.offer({"type": "BookUpdate", "seq": seq}, urgent=False)
+            outbound.offer(_update(seq), urgent=False)
     assert taken[-1] == [] and outbound.overflowed.is_set() and outbound.queued_bytes == 0
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 import pytest
 
-from hcx.engine.commands import CreateInstrument, HaltInstrument, PlaceOrder
+from hcx.engine.commands import CreateInstrument, HaltInstrument, PlaceOrder, ResumeInstrument
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.outputs import AdminResult, InstrumentUpdate
 
@@ -154,3 +154,34 @@ def test_halt_unknown_symbol() -> None:
     h = Harness()
     out = h.admin(HaltInstrument("BTC-20300101-3000-C"))
     assert (_admin_result(out).status, _admin_result(out).reason) == ("rejected", "unknown_symbol")
+
+
+def test_resume_lifts_a_halt_and_repeats_harmlessly() -> None:
+    h = Harness()
+    sym = h.list_option()
+    h.fund("a")
+    h.admin(HaltInstrument(sym))
+    out = h.admin(ResumeInstrument(sym))
+    assert (_admin_result(out).command, _admin_result(out).status) == ("ResumeInstrument", "ok")
+    (update,) = events_of(out, InstrumentUpdate)
+    assert (update.symbol, update.status) == (sym, "active")
+    result = order_result(h.send("a", PlaceOrder(sym, "buy", D("1"), D("1"))))
+    assert result.status == "open"
+    # Resuming an active instrument is a no-op, like halting a halted one.
+    out = h.admin(ResumeInstrument(sym))
+    assert (_admin_result(out).status, out.events) == ("ok", [])
+
+
+def test_resume_refuses_unknown_and_expired_instruments() -> None:
+    h = Harness()
+    out = h.admin(ResumeInstrument("BTC-20300101-3000-C"))
+    assert (_admin_result(out).status, _admin_result(out).reason) == ("rejected", "unknown_symbol")
+    sym = h.list_option(expiry_ms=h.ts_ms + 1_000)
+    h.admin(HaltInstrument(sym))
+    # Past expiry, the halted instrument expires first: it cannot come back.
+    out = h.admin(ResumeInstrument(sym), ts_ms=h.ts_ms + 2_000)
+    assert (_admin_result(out).status, _admin_result(out).reason) == (
+        "rejected",
+        "instrument_not_active",
+    )
+    assert [i.status for i in h.engine.instruments()] == ["expired"]

@@ -32,6 +32,9 @@ from hcx.protocol.commands import _checked_place, _place, _plain_place
 from hcx.protocol.errors import ProtocolError
 from hcx.protocol.messages import DECIMAL_FIELDS, plain_to_wire, to_wire
 
+# Sends malformed frames on purpose: only what is received may fail the schema check.
+pytestmark = pytest.mark.wire_malformed
+
 SETTINGS = settings(max_examples=600, deadline=None, derandomize=True, database=None)
 
 odd_values = st.one_of(

@@ -36,6 +36,9 @@ from tests.fuzz.driver import (
 )
 from tests.fuzz.frames import Frame, any_frame, batches, catalog, malformed_frame, now_ms
 
+# Sends malformed frames on purpose: only what is received may fail the schema check.
+pytestmark = pytest.mark.wire_malformed
+
 FUZZ_SETTINGS = settings(
     deadline=None,
     derandomize=True,

@@ -59,6 +59,7 @@ from hcx.client.requests import (
     ReplaceOrderRequest,
     Request,
     ResetMmpRequest,
+    ResumeInstrumentRequest,
     SetIndexPriceRequest,
     SetMmpRequest,
     SettleRequest,
@@ -343,6 +344,12 @@ class Calls:
         self, symbol: str, *, request_id: str | None = None, ts: int | None = None
     ) -> AdminResult:
         request = HaltInstrumentRequest(symbol=symbol, **self._stamp(request_id, ts))
+        return await self.submit(request)
+
+    async def resume_instrument(
+        self, symbol: str, *, request_id: str | None = None, ts: int | None = None
+    ) -> AdminResult:
+        request = ResumeInstrumentRequest(symbol=symbol, **self._stamp(request_id, ts))
         return await self.submit(request)
 
     async def settle(

@@ -252,6 +252,18 @@ class HaltInstrumentRequest(Request[AdminResult]):
 
 
 @attrs.frozen(kw_only=True)
+class ResumeInstrumentRequest(Request[AdminResult]):
+    """A halted instrument trades again."""
+
+    TYPE = "ResumeInstrument"
+    RESULT = AdminResult
+    symbol: str
+
+    def body(self) -> dict[str, Any]:
+        return {"symbol": self.symbol}
+
+
+@attrs.frozen(kw_only=True)
 class SettleRequest(Request[AdminResult]):
     TYPE = "Settle"
     RESULT = AdminResult

@@ -1,4 +1,4 @@
-"""Money and venue commands: deposits, withdrawals, listing, index prices, halts.
+"""Money and venue commands: deposits, withdrawals, listing, index prices, halts, resumes.
 
 Admin authority is checked by the service before a command is sequenced; here only the
 engine's own rules apply. Each answers ``AdminResult`` (``BalanceResult`` for a withdraw).
@@ -13,6 +13,7 @@ from hcx.engine.commands import (
     Deposit,
     Envelope,
     HaltInstrument,
+    ResumeInstrument,
     SetIndexPrice,
     Withdraw,
 )
@@ -127,6 +128,22 @@ def halt_instrument(
         inst.status = "halted"
         ch.events.append(instrument_update(inst, env.seq))
     return _admin(env, "HaltInstrument", None)
+
+
+def resume_instrument(
+    state: EngineState, env: Envelope, cmd: ResumeInstrument, ch: Changes
+) -> AdminResult:
+    """The inverse of a halt; like a halt, repeating it changes nothing and is ``ok``. An
+    instrument past its expiry is expired (applied before this runs), never resumed."""
+    inst = state.instruments.get(cmd.symbol)
+    if inst is None:
+        return _admin(env, "ResumeInstrument", "unknown_symbol")
+    if inst.status in ("expired", "settled"):
+        return _admin(env, "ResumeInstrument", "instrument_not_active")
+    if inst.status == "halted":
+        inst.status = "active"
+        ch.events.append(instrument_update(inst, env.seq))
+    return _admin(env, "ResumeInstrument", None)
 
 
 def instrument_update(inst: Instrument, seq: int) -> InstrumentUpdate:

@@ -109,6 +109,40 @@ class HaltInstrument:
 
 
 @attrs.frozen
+class ResumeInstrument:
+    """Admin: a halted instrument trades again (halted -> active)."""
+
+    symbol: str
+
+
+@attrs.frozen
+class CancelAfter:
+    """The sender's dead-man's switch: cancel its orders unless renewed within
+    ``timeout_ms`` of this command's time; 0 turns it off."""
+
+    timeout_ms: int
+
+
+@attrs.frozen
+class DeadlineCheck:
+    """Service: time has reached a ``CancelAfter`` deadline (nothing else to do)."""
+
+
+@attrs.frozen
+class ArmCancelOnDisconnect:
+    """Service: connection ``session`` of the sender opted in to cancel-on-disconnect."""
+
+    session: str
+
+
+@attrs.frozen
+class SessionClosed:
+    """Service: connection ``session`` closed; cancels its wallet's orders if armed."""
+
+    session: str
+
+
+@attrs.frozen
 class Settle:
     """Admin: cash-settle an expired instrument at the underlying's settlement price."""
 
@@ -162,10 +196,15 @@ Command = (
     | CreateInstrument
     | SetIndexPrice
     | HaltInstrument
+    | ResumeInstrument
     | Settle
     | SetMmp
     | ResetMmp
     | AcceptQuote
+    | CancelAfter
+    | DeadlineCheck
+    | ArmCancelOnDisconnect
+    | SessionClosed
 )
 
 ADMIN_COMMANDS: tuple[type[Command], ...] = (
@@ -173,6 +212,7 @@ ADMIN_COMMANDS: tuple[type[Command], ...] = (
     CreateInstrument,
     SetIndexPrice,
     HaltInstrument,
+    ResumeInstrument,
     Settle,
 )
 
@@ -188,10 +228,15 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         CreateInstrument,
         SetIndexPrice,
         HaltInstrument,
+        ResumeInstrument,
         Settle,
         SetMmp,
         ResetMmp,
         AcceptQuote,
+        CancelAfter,
+        DeadlineCheck,
+        ArmCancelOnDisconnect,
+        SessionClosed,
     )
 }
 

@@ -11,19 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hcx.engine import admin, expiry, orders, protection, rfq
+from hcx.engine import admin, deadman, expiry, orders, protection, rfq
 from hcx.engine.changes import Changes, order_update
 from hcx.engine.commands import (
     AcceptQuote,
+    ArmCancelOnDisconnect,
+    CancelAfter,
     CancelAll,
     CancelOrder,
     CreateInstrument,
+    DeadlineCheck,
     Deposit,
     Envelope,
     HaltInstrument,
     PlaceOrder,
     ReplaceOrder,
     ResetMmp,
+    ResumeInstrument,
+    SessionClosed,
     SetIndexPrice,
     SetMmp,
     Settle,
@@ -55,10 +60,15 @@ _HANDLERS: dict[type, Handler] = {
     CreateInstrument: admin.create_instrument,
     SetIndexPrice: admin.set_index_price,
     HaltInstrument: admin.halt_instrument,
+    ResumeInstrument: admin.resume_instrument,
     Settle: expiry.settle,
     SetMmp: protection.set_mmp,
     ResetMmp: protection.reset_mmp,
     AcceptQuote: rfq.accept_quote,
+    CancelAfter: deadman.cancel_after,
+    DeadlineCheck: deadman.deadline_check,
+    ArmCancelOnDisconnect: deadman.arm,
+    SessionClosed: deadman.session_closed,
 }
 
 
@@ -88,6 +98,8 @@ class Engine:
         queue = state.expiry_queue
         if queue and queue[0][0] <= ts_ms:
             expiry.expire_due(state, changes, ts_ms)
+        if state.cancel_after_next <= ts_ms:
+            deadman.fire_due(state, changes, ts_ms)
         result = handler(state, envelope, command, changes)
         self.last_seq = seq
         if ts_ms > self.last_ts:

@@ -109,7 +109,29 @@ class RfqResult:
     seq: int
 
 
-Result = OrderResult | CancelAllResult | BalanceResult | AdminResult | MmpResult | RfqResult
+@attrs.define(slots=True)
+class CancelAfterResult:
+    """``deadline_ms``: when the wallet's orders will be canceled unless renewed; absent
+    when the switch is off."""
+
+    TYPE: ClassVar[str] = "CancelAfterResult"
+    request_id: str
+    wallet: str
+    status: AdminStatus
+    reason: str | None
+    deadline_ms: int | None
+    seq: int
+
+
+Result = (
+    OrderResult
+    | CancelAllResult
+    | BalanceResult
+    | AdminResult
+    | MmpResult
+    | RfqResult
+    | CancelAfterResult
+)
 
 
 # --- private events --------------------------------------------------------------------

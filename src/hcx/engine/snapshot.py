@@ -20,7 +20,7 @@ from hcx.engine.book import Order
 from hcx.engine.config import EngineConfig
 from hcx.engine.instruments import Instrument
 from hcx.engine.mmp import MmpState
-from hcx.engine.state import EngineState
+from hcx.engine.state import NO_DEADLINE, EngineState
 
 SNAPSHOT_VERSION = 2
 
@@ -47,7 +47,7 @@ def take_snapshot(state: EngineState, last_seq: int, last_ts: int) -> Snapshot:
                 ],
             }
         )
-    return {
+    snapshot: Snapshot = {
         "version": SNAPSHOT_VERSION,
         "last_seq": last_seq,
         "last_ts": last_ts,
@@ -76,6 +76,12 @@ def take_snapshot(state: EngineState, last_seq: int, last_ts: int) -> Snapshot:
         # Insertion order matters (oldest first is what expires first): kept as is.
         "filled_rfqs": [[rfq_id, expires] for rfq_id, expires in state.filled_rfqs.items()],
     }
+    # Only when set: a state without them keeps the digest it had before they existed.
+    if state.cancel_after:
+        snapshot["cancel_after"] = dict(sorted(state.cancel_after.items()))
+    if state.disconnect_sessions:
+        snapshot["disconnect_sessions"] = dict(sorted(state.disconnect_sessions.items()))
+    return snapshot
 
 
 def _mmp_row(mmp: MmpState) -> list[Any]:
@@ -120,6 +126,9 @@ def restore_state(snapshot: Snapshot) -> tuple[EngineState, int, int]:
     state.fees_collected = snapshot["fees_collected"]
     state.deposited = snapshot["deposited"]
     state.withdrawn = snapshot["withdrawn"]
+    state.cancel_after.update(snapshot.get("cancel_after", {}))
+    state.cancel_after_next = min(state.cancel_after.values(), default=NO_DEADLINE)
+    state.disconnect_sessions.update(snapshot.get("disconnect_sessions", {}))
     return state, snapshot["last_seq"], snapshot["last_ts"]
 
 

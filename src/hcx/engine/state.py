@@ -18,6 +18,8 @@ from hcx.engine.instruments import Instrument
 from hcx.engine.mmp import MmpState
 from hcx.engine.risk import short_margin_per_contract
 
+NO_DEADLINE = 2**63 - 1
+
 
 @attrs.define(slots=True, eq=False)
 class EngineState:
@@ -48,6 +50,11 @@ class EngineState:
     # A plain list kept sorted: every command looks at its head, which must not cost a
     # Python-level call; instruments are few, so inserting is cheap.
     expiry_queue: list[tuple[int, str]] = attrs.Factory(list)
+    # Dead-man's switch deadlines by wallet, and the earliest (NO_DEADLINE: none).
+    cancel_after: dict[str, int] = attrs.Factory(dict)
+    cancel_after_next: int = NO_DEADLINE
+    # Connections armed for cancel-on-disconnect: session -> wallet.
+    disconnect_sessions: dict[str, str] = attrs.Factory(dict)
     delta_cache: dict[tuple[str, int, int, int], int] = attrs.Factory(dict)
 
     def wallet(self, name: str) -> Wallet:

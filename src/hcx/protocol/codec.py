@@ -3,7 +3,8 @@
 A frame must hold one object (map) with string keys. Anything else, including NaN or
 Infinity in JSON, duplicated keys, nesting deeper than ``MAX_DEPTH``, or CBOR tags other
 than the plain types, is ``invalid_message``: a peer that sends it gets an error, never a
-crash.
+crash. (The test suite wraps ``encode`` and ``decode`` to check every message against
+docs/asyncapi.json: tests/harness/wire_schema.py.)
 """
 
 from __future__ import annotations

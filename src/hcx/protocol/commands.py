@@ -16,6 +16,7 @@ from hcx.engine.commands import (
     SIDES,
     STP_MODES,
     TIME_IN_FORCE,
+    CancelAfter,
     CancelAll,
     CancelOrder,
     Command,
@@ -25,6 +26,7 @@ from hcx.engine.commands import (
     PlaceOrder,
     ReplaceOrder,
     ResetMmp,
+    ResumeInstrument,
     SetIndexPrice,
     SetMmp,
     Settle,
@@ -37,6 +39,7 @@ from hcx.protocol.errors import invalid_field
 MAX_BULK = 50
 CLIENT_ID_MAX = 36
 FEE_BPS_MAX = 10_000
+MAX_CANCEL_AFTER_MS = 86_400_000
 
 
 class ParsedCommand(NamedTuple):
@@ -131,6 +134,13 @@ def _cancel_all(message: dict[str, Any]) -> Command:
     return CancelAll(symbol=symbol, underlying=underlying)
 
 
+def _cancel_after(message: dict[str, Any]) -> Command:
+    timeout_ms = f.req_integer(message, "timeout_ms")
+    if timeout_ms > MAX_CANCEL_AFTER_MS:
+        raise invalid_field("timeout_ms", f"must be 0 (off) to {MAX_CANCEL_AFTER_MS}")
+    return CancelAfter(timeout_ms=timeout_ms)
+
+
 def _withdraw(message: dict[str, Any]) -> Command:
     return Withdraw(amount=f.req_decimal(message, "amount"))
 
@@ -174,6 +184,10 @@ def _halt(message: dict[str, Any]) -> Command:
     return HaltInstrument(symbol=f.req_string(message, "symbol"))
 
 
+def _resume(message: dict[str, Any]) -> Command:
+    return ResumeInstrument(symbol=f.req_string(message, "symbol"))
+
+
 def _settle(message: dict[str, Any]) -> Command:
     return Settle(symbol=f.req_string(message, "symbol"), price=f.req_decimal(message, "price"))
 
@@ -204,12 +218,14 @@ TRADER_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "Withdraw": _withdraw,
     "SetMmp": _set_mmp,
     "ResetMmp": _reset_mmp,
+    "CancelAfter": _cancel_after,
 }
 ADMIN_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "CreateInstrument": _create_instrument,
     "Deposit": _deposit,
     "SetIndexPrice": _set_index_price,
     "HaltInstrument": _halt,
+    "ResumeInstrument": _resume,
     "Settle": _settle,
 }
 BULK_ITEM_TYPES = ("PlaceOrder", "CancelOrder", "ReplaceOrder")

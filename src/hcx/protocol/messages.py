@@ -20,6 +20,7 @@ from hcx.engine.outputs import (
     Balance,
     BalanceResult,
     BookUpdate,
+    CancelAfterResult,
     CancelAllResult,
     Fill,
     InstrumentUpdate,
@@ -63,6 +64,7 @@ _DROP: dict[type, frozenset[str]] = {
     Position: frozenset({"wallet"}),
     AdminResult: frozenset({"wallet"}),
     CancelAllResult: frozenset({"wallet"}),
+    CancelAfterResult: frozenset({"wallet"}),
 }
 _RENAME: dict[type, dict[str, str]] = {BookUpdate: {"book_seq": "seq", "seq": "journal_seq"}}
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from hcx.durability.trade_history import TradeHistory, TradeRow
+from hcx.engine.numbers import format_decimal
 from hcx.engine.outputs import (
     Balance,
     BookUpdate,
@@ -87,6 +89,9 @@ class Fanout:
         self.routes: dict[Key, dict[Subscription, None]] = {}
         self.recent_orders: OrderedDict[int, OrderUpdate] = OrderedDict()
         self.recent_orders_kept = recent_orders_kept
+        # Numbers every released trade per symbol (the wire's Trade.seq), listened to
+        # or not; the gateway replaces it with one loaded from the journal.
+        self.trade_history = TradeHistory()
 
     def add(self, channel: str, key: str | None, subscription: Subscription) -> None:
         self.routes.setdefault((channel, key), {})[subscription] = None
@@ -114,8 +119,7 @@ class Fanout:
                 elif kind is BookUpdate:
                     self._send(routes.get((BOOK, event.symbol)), event)  # type: ignore[union-attr]
                 elif kind is Trade:
-                    self._send(routes.get((TRADES, event.symbol)), event)  # type: ignore[union-attr]
-                    self._send(routes.get((TRADES, None)), event)
+                    self._trade(event)  # type: ignore[arg-type]
                 elif kind is InstrumentUpdate or kind is IndexPrice:
                     self._send(routes.get((INSTRUMENTS, None)), event)
 
@@ -148,9 +152,46 @@ class Fanout:
             else:
                 subscription.deliver(frames)
 
+    def _trade(self, event: Trade) -> None:
+        row = self.trade_history.add(
+            event.symbol,
+            event.trade_id,
+            event.price,
+            event.size,
+            event.taker_side,
+            event.ts,
+            event.seq,
+        )
+        if row is None:
+            return
+        by_symbol = self.routes.get((TRADES, event.symbol))
+        everything = self.routes.get((TRADES, None))
+        if not by_symbol and not everything:
+            return
+        frames = Frames(trade_message(event.symbol, row))
+        for subscriptions in (by_symbol, everything):
+            for subscription in subscriptions or ():
+                subscription.deliver(frames)
+
     def _remember(self, update: OrderUpdate) -> None:
         recent = self.recent_orders
         recent[update.order_id] = update  # type: ignore[index]
         recent.move_to_end(update.order_id)  # type: ignore[arg-type]
         if len(recent) > self.recent_orders_kept:
             recent.popitem(last=False)
+
+
+def trade_message(symbol: str, row: TradeRow) -> dict[str, Any]:
+    """A ``Trade`` on the wire: ``seq`` the per-symbol trade number, ``journal_seq`` the
+    journal sequence of the command that traded."""
+    return {
+        "type": "Trade",
+        "symbol": symbol,
+        "trade_id": row.trade_id,
+        "price": format_decimal(row.price),
+        "size": format_decimal(row.size),
+        "taker_side": row.taker_side,
+        "ts": row.ts,
+        "seq": row.seq,
+        "journal_seq": row.journal_seq,
+    }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ import hcx.trio_websocket_fixes  # noqa: F401  (trio-websocket: no pong after ou
 from hcx.protocol import SUBPROTOCOL_CBOR, SUBPROTOCOL_JSON
 from hcx.service.clock import Clock
 from hcx.service.exchange import Exchange
+from hcx.service.gateway import disconnect
 from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.fanout import Fanout
 from hcx.service.gateway.outbound import SLOW_CONSUMER_REASON, Outbound
@@ -74,6 +75,7 @@ class Gateway:
     ) -> None:
         """Accept connections until cancelled; connections live in ``handlers``, so
         cancelling the listener stops new connections without dropping open ones."""
+        await disconnect.close_stale(self.services)
         async with trio.open_nursery() as nursery:
             server = await nursery.start(
                 partial(
@@ -88,6 +90,7 @@ class Gateway:
                 )
             )
             self._server = server
+            nursery.start_soon(disconnect.watch, self.services)
             task_status.started(server)
 
     @property
@@ -131,8 +134,11 @@ class Gateway:
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, ws, writer, outbound, nursery.cancel_scope)
-                nursery.start_soon(self._heartbeat, ws, nursery.cancel_scope)
-                nursery.start_soon(self._watch_overflow, ws, outbound, nursery.cancel_scope)
+                # A cut connection's cancel-on-disconnect goes in as the cut is decided,
+                # not after its close handshake (up to close_timeout_s).
+                cut = partial(disconnect.closed, self.services, session)
+                nursery.start_soon(self._heartbeat, ws, nursery.cancel_scope, cut)
+                nursery.start_soon(self._watch_overflow, ws, outbound, nursery.cancel_scope, cut)
                 try:
                     while True:
                         frame = await ws.get_message()
@@ -142,6 +148,7 @@ class Gateway:
                 nursery.cancel_scope.cancel()
         finally:
             session.close()
+            await disconnect.closed(self.services, session)
             self.sessions.discard(session)
             self.connection_count -= 1
             self.metrics.connections.set(self.connection_count)
@@ -175,22 +182,30 @@ class Gateway:
                 scope.cancel()
 
     async def _watch_overflow(
-        self, ws: WebSocketConnection, outbound: Outbound, scope: trio.CancelScope
+        self,
+        ws: WebSocketConnection,
+        outbound: Outbound,
+        scope: trio.CancelScope,
+        cut: Callable[[], Awaitable[None]],
     ) -> None:
         await outbound.overflowed.wait()
         self.metrics.slow_consumers.inc()
+        await cut()
         log.info("closing slow consumer %s", ws.remote)
         with trio.move_on_after(self.config.close_timeout_s):
             await ws.aclose(code=1008, reason=SLOW_CONSUMER_REASON)
         scope.cancel()
 
-    async def _heartbeat(self, ws: WebSocketConnection, scope: trio.CancelScope) -> None:
+    async def _heartbeat(
+        self, ws: WebSocketConnection, scope: trio.CancelScope, cut: Callable[[], Awaitable[None]]
+    ) -> None:
         try:
             while True:
                 await trio.sleep(self.config.ping_interval_s)
                 with trio.move_on_after(self.config.pong_timeout_s) as timer:
                     await ws.ping()
                 if timer.cancelled_caught:
+                    await cut()
                     with trio.move_on_after(self.config.close_timeout_s):
                         await ws.aclose(code=1008, reason="heartbeat timeout")
                     scope.cancel()

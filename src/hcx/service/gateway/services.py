@@ -15,6 +15,7 @@ import trio
 
 from hcx.durability.history import events_between, first_kept_seq
 from hcx.durability.journal import MEMORY, Journal
+from hcx.durability.trade_history import TradeHistory
 from hcx.engine import Engine
 from hcx.engine.outputs import Result
 from hcx.service.clock import Clock
@@ -51,6 +52,7 @@ class SessionServices:
         self._reader = exchange.writer.journal if self._memory else Journal(exchange.config.db)
         self._reader_limiter = exchange.writer.limiter if self._memory else trio.CapacityLimiter(1)
         self._keys = KeyStore(self._reader if not self._memory else Journal(MEMORY))
+        self.fanout.trade_history = TradeHistory.load(self._reader, exchange.releaser.released_seq)
 
     # --- the ordered path through the exchange -------------------------------------------
 

@@ -35,7 +35,8 @@ from hcx.protocol.messages import (
 )
 from hcx.sequencing import Refusal, Reply
 from hcx.service.entries import QueryItem, Submission
-from hcx.service.gateway.fanout import RFQ_QUOTERS, Subscription
+from hcx.service.gateway import disconnect, history
+from hcx.service.gateway.fanout import RFQ_QUOTERS, Fanout, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
 from hcx.service.gateway.rfq import instruments_of, leg_symbols, quote_message, request_message
@@ -66,10 +67,17 @@ class Session:
         self.wallet: str | None = None
         self.role: str | None = None
         self.subscriptions: dict[tuple[str, str | None], Subscription] = {}
+        # Set while cancel-on-disconnect is armed: the engine's session id and wallet.
+        self.disconnect_id: str | None = None
+        self.disconnect_wallet: str | None = None
         config = services.config
         self.messages = TokenBucket(
             config.message_rate_per_connection, config.message_burst_per_connection
         )
+
+    @property
+    def fanout(self) -> Fanout:
+        return self.services.fanout
 
     @property
     def subprotocol(self) -> str:
@@ -123,6 +131,8 @@ class Session:
             await self._quote(message, msg_id)
         elif kind == "AcceptQuote":
             await self._accept_quote(message, msg_id)
+        elif kind == "GetTrades":
+            history.get_trades(self, message, msg_id)
         elif kind == "Ping":
             self.send(_with_id({"type": "Pong", "server_ms": self.services.clock.now_ms()}, msg_id))
         else:
@@ -132,6 +142,7 @@ class Session:
 
     async def _authenticate(self, message: dict[str, Any], msg_id: Any) -> None:
         wallet = f.req_string(message, "wallet")
+        cancel_on_disconnect = f.boolean(message, "cancel_on_disconnect")
         services = self.services
         if services.config.auth == "none":
             role: str | None = "admin"
@@ -147,8 +158,14 @@ class Session:
                 raise ProtocolError("auth_failed", "wallet and key do not match a live key")
         if self.wallet is not None and self.wallet != wallet:
             self._drop_private_subscriptions()
+            await disconnect.closed(services, self)
         self.wallet, self.role = wallet, role
-        self.send(_with_id({"type": "Authenticated", "wallet": wallet, "role": role}, msg_id))
+        answer: dict[str, Any] = {"type": "Authenticated", "wallet": wallet, "role": role}
+        if cancel_on_disconnect:
+            if self.disconnect_id is None:
+                await disconnect.arm(services, self)
+            answer["cancel_on_disconnect"] = True
+        self.send(_with_id(answer, msg_id))
 
     def _require_wallet(self) -> str:
         if self.wallet is None:
@@ -355,6 +372,9 @@ class Session:
             return
         if channel == BOOK:
             await self._subscribe_book(key, confirm)  # type: ignore[arg-type]
+            return
+        if channel == "trades" and from_seq is not None:
+            history.resume_trades(self, symbol, from_seq, confirm)
             return
         if channel in PRIVATE_CHANNELS and from_seq is not None:
             await self._resume(channel, key, from_seq, confirm)  # type: ignore[arg-type]
