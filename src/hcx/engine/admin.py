@@ -14,6 +14,7 @@ from hcx.engine.commands import (
     Envelope,
     HaltInstrument,
     SetIndexPrice,
+    Tick,
     Withdraw,
 )
 from hcx.engine.instruments import Instrument, instrument_from_command, invalid_terms
@@ -144,6 +145,11 @@ def instrument_update(inst: Instrument, seq: int) -> InstrumentUpdate:
         inst.status,
         seq,
     )
+
+
+def tick(state: EngineState, env: Envelope, cmd: Tick, ch: Changes) -> AdminResult:
+    # What is due at ``env.ts_ms`` already happened in ``apply``, ahead of any command.
+    return _admin(env, "Tick", None)
 
 
 def _admin(env: Envelope, command: str, reason: str | None) -> AdminResult:

@@ -134,6 +134,13 @@ class ResetMmp:
     underlying: str
 
 
+@attrs.frozen
+class Tick:
+    """Admin: nothing but the passing of time. Applied at its envelope's time, it makes
+    happen what that time makes happen (instrument expiry cancels resting orders) as a
+    journaled command of its own, instead of ahead of whichever command comes next."""
+
+
 def _legs(legs: object) -> tuple[tuple[str, str, int, int], ...]:
     return tuple((str(s), str(d), int(z), int(p)) for s, d, z, p in legs)  # type: ignore[attr-defined]
 
@@ -166,6 +173,7 @@ Command = (
     | SetMmp
     | ResetMmp
     | AcceptQuote
+    | Tick
 )
 
 ADMIN_COMMANDS: tuple[type[Command], ...] = (
@@ -174,6 +182,7 @@ ADMIN_COMMANDS: tuple[type[Command], ...] = (
     SetIndexPrice,
     HaltInstrument,
     Settle,
+    Tick,
 )
 
 COMMAND_TYPES: dict[str, type[Command]] = {
@@ -192,6 +201,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         SetMmp,
         ResetMmp,
         AcceptQuote,
+        Tick,
     )
 }
 

@@ -14,7 +14,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from hcx.engine import Engine
-from hcx.engine.numbers import format_decimal
 from hcx.protocol import fields as f
 from hcx.protocol.codec import decode
 from hcx.protocol.commands import (
@@ -26,6 +25,9 @@ from hcx.protocol.commands import (
 )
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.messages import levels, to_wire
+from hcx.protocol.queries import instruments as _instruments
+from hcx.protocol.queries import open_orders as _open_orders
+from hcx.protocol.queries import portfolio as _portfolio
 from hcx.service.entries import QueryItem, Refusal, Reply, Submission
 from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Subscription
 from hcx.service.gateway.limits import TokenBucket
@@ -496,48 +498,3 @@ def _closed_order(recent: Any, wallet: str, order_id: int) -> Any:
     if closed is None or closed.wallet != wallet:
         return ProtocolError("not_found", "no such order of this wallet")
     return {**to_wire(closed), "type": "Order"}
-
-
-def _instruments(engine: Engine) -> dict[str, Any]:
-    return {
-        "type": "Instruments",
-        "instruments": [to_wire(i) for i in engine.instruments()],
-    }
-
-
-def _open_orders(wallet: str, symbol: str | None) -> Callable[[Engine], dict[str, Any]]:
-    def read(engine: Engine) -> dict[str, Any]:
-        orders = engine.open_orders(wallet, symbol)
-        return {
-            "type": "OpenOrders",
-            "orders": [{**to_wire(o), "type": "OrderResult"} for o in orders],
-            "seq": engine.last_seq,
-        }
-
-    return read
-
-
-def _portfolio(wallet: str) -> Callable[[Engine], dict[str, Any]]:
-    def read(engine: Engine) -> dict[str, Any]:
-        balance = engine.balance(wallet)
-        return {
-            "type": "Portfolio",
-            "wallet": wallet,
-            "balance": {
-                "total": format_decimal(balance.total),
-                "available": format_decimal(balance.available),
-                "reserved": format_decimal(balance.reserved),
-            },
-            "positions": [
-                {
-                    "symbol": p.symbol,
-                    "size": format_decimal(p.size),
-                    "entry_price": format_decimal(p.entry_price),
-                    "realized_pnl": format_decimal(p.realized_pnl),
-                }
-                for p in engine.positions(wallet)
-            ],
-            "seq": engine.last_seq,
-        }
-
-    return read
