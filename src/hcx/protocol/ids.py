@@ -7,7 +7,6 @@ what lets the same calls give the same journal on either. Never random, never cl
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 
 class SeededIds:
@@ -21,8 +20,14 @@ class SeededIds:
 
     def __call__(self) -> str:
         self.count += 1
-        digest = hashlib.blake2b(f"{self.prefix}{self.count}".encode(), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        raw = bytearray(
+            hashlib.blake2b(f"{self.prefix}{self.count}".encode(), digest_size=16).digest()
+        )
+        # ``str(uuid.UUID(bytes=raw, version=4))``, spelled out: a third of the time.
+        raw[6] = (raw[6] & 0x0F) | 0x40
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def copy(self) -> SeededIds:
         twin = SeededIds.__new__(SeededIds)

@@ -89,13 +89,12 @@ class RfqDesk:
         self.ttl_ms = ttl_ms
         self.rfqs: dict[str, Rfq] = {}
 
-    def prune(self, now_ms: int) -> None:
-        """Forget RFQs (and their quotes) that lapsed before ``now_ms``."""
+    def _prune(self, now_ms: int) -> None:
         for rfq_id in [k for k, rfq in self.rfqs.items() if rfq.expires_ms < now_ms]:
             del self.rfqs[rfq_id]
 
     def open(self, taker: str, message: dict[str, Any], engine: Engine, now_ms: int) -> Rfq:
-        self.prune(now_ms)
+        self._prune(now_ms)
         rfq_id = _uuid(message, "rfq_id")
         legs = _legs(message, with_price=False)
         if rfq_id in self.rfqs:
@@ -116,7 +115,7 @@ class RfqDesk:
         return rfq
 
     def quote(self, quoter: str, message: dict[str, Any], now_ms: int) -> tuple[Rfq, Quote]:
-        self.prune(now_ms)
+        self._prune(now_ms)
         rfq_id = _uuid(message, "rfq_id")
         quote_id = _uuid(message, "quote_id")
         legs = _legs(message, with_price=True)

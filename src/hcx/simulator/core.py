@@ -238,8 +238,8 @@ class Simulator:
     def set_time(self, now_ms: int) -> AdminResult | None:
         """Move time to ``now_ms`` and make happen what happens by then: instruments
         expire (their resting orders canceled) through a journaled ``Tick`` at that
-        moment (its result is returned; None when nothing was due), RFQs and quotes
-        lapse, an MMP freeze ends. Never backwards: ``ValueError``, nothing journaled."""
+        moment (its result is returned; None when nothing was due); RFQs, quotes and
+        MMP freezes lapse by their own times. Never backwards: ``ValueError``, nothing journaled."""
         self._check_open()
         clock = self.clock
         if type(now_ms) is not int:
@@ -252,7 +252,8 @@ class Simulator:
                 "time never goes backwards"
             )
         clock.set(now_ms)
-        self.rfq.prune(now_ms)
+        # RFQs and quotes lapse by their own times, checked where they are used (as in
+        # the gateway): a quote accepted too late is the engine's ``quote_expired``.
         due = self.engine.next_due_ms()
         if due is None or due > now_ms:
             return None

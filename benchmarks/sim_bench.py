@@ -1,0 +1,202 @@
+"""Simulator speed against the engine's own apply rate, measured in one run.
+
+The engine benchmark's seeded mixed stream (places, crossing places, cancels, replaces,
+IOCs from many wallets; see ``engine_bench.py``) is driven through ``hcx.Simulator``
+sessions one call at a time, as a program would: decimal strings in, typed results out.
+The same run times the engine's bare ``apply`` over the same stream, so the ratio
+compares like with like on this machine at this moment. Then the same calls (a shorter
+prefix: it is slow) through ``hcx.open_exchange`` sessions for the old embedded path.
+
+    .venv/bin/python benchmarks/sim_bench.py --commands 100000 --open-exchange 3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import trio
+
+import hcx
+from hcx import gc_policy
+from hcx.engine.commands import (
+    CancelOrder,
+    CreateInstrument,
+    Deposit,
+    Envelope,
+    PlaceOrder,
+    ReplaceOrder,
+    SetIndexPrice,
+)
+from hcx.engine.numbers import format_decimal
+
+START_MS = 1_790_000_000_000
+
+
+def _engine_bench() -> ModuleType:
+    name = "engine_bench"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).with_name("engine_bench.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def call_of(env: Envelope) -> tuple[str, str, tuple[Any, ...], dict[str, Any]]:
+    """The session call that sends ``env``'s command: (wallet, method, args, kwargs)."""
+    c = env.command
+    fmt = format_decimal
+    if type(c) is PlaceOrder:
+        kwargs = {"tif": c.tif} if c.tif != "gtc" else {}
+        if c.mmp:
+            kwargs["mmp"] = True
+        return env.wallet, "place_order", (c.symbol, c.side, fmt(c.price), fmt(c.size)), kwargs
+    if type(c) is CancelOrder:
+        return env.wallet, "cancel_order", (c.order_id,), {}
+    if type(c) is ReplaceOrder:
+        return env.wallet, "replace_order", (c.order_id, fmt(c.price), fmt(c.size)), {}
+    if type(c) is CreateInstrument:
+        args = (c.symbol, c.underlying, c.expiry_ms, fmt(c.strike), c.option)
+        return "admin", "create_instrument", (*args, fmt(c.tick_size), fmt(c.lot_size)), {}
+    if type(c) is SetIndexPrice:
+        vol = None if c.vol is None else fmt(c.vol)
+        return "admin", "set_index_price", (c.underlying, fmt(c.price)), {"vol": vol}
+    if type(c) is Deposit:
+        return "admin", "deposit", (c.wallet, fmt(c.amount)), {}
+    raise ValueError(f"no session call for {c!r}")
+
+
+Call = tuple[str, str, tuple[Any, ...], dict[str, Any]]
+
+
+def run_simulator(setup: list[Call], calls: list[Call], journal: str | None) -> tuple[float, str]:
+    """Seconds for ``calls`` one at a time (after ``setup``), and the final digest."""
+    clock = hcx.SimClock(START_MS)
+    sim = hcx.Simulator(clock=clock, seed=1, journal=journal)
+    sessions: dict[str, Any] = {}
+
+    def bound(call: Call) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        wallet, method, args, kwargs = call
+        session = sessions.get(wallet) or sessions.setdefault(wallet, sim.session(wallet))
+        return getattr(session, method), args, kwargs
+
+    for call in setup:
+        fn, args, kwargs = bound(call)
+        fn(*args, **kwargs)
+    prepared = [bound(call) for call in calls]
+    advance = clock.advance
+    with gc_policy.tuned():
+        start = time.perf_counter()
+        for fn, args, kwargs in prepared:
+            advance(1)
+            fn(*args, **kwargs)
+        sim.flush()
+        seconds = time.perf_counter() - start
+    digest = sim.digest()
+    sim.close()
+    return seconds, digest
+
+
+async def _open_exchange(setup: list[Call], calls: list[Call]) -> float:
+    clock = hcx.SimClock(START_MS)
+    async with hcx.open_exchange(clock=clock, seed=1) as exchange:
+        wallets = sorted({call[0] for call in [*setup, *calls]})
+        sessions: dict[str, Any] = {}
+        async with trio.open_nursery() as nursery:
+            done = trio.Event()
+
+            async def keep(wallet: str, ready: trio.Event) -> None:
+                async with exchange.session(wallet) as client:
+                    sessions[wallet] = client
+                    ready.set()
+                    await done.wait()
+
+            for wallet in wallets:
+                ready = trio.Event()
+                nursery.start_soon(keep, wallet, ready)
+                await ready.wait()
+            for wallet, method, args, kwargs in setup:
+                await getattr(sessions[wallet], method)(*args, **kwargs)
+            start = time.perf_counter()
+            for wallet, method, args, kwargs in calls:
+                clock.advance(1)
+                await getattr(sessions[wallet], method)(*args, **kwargs)
+            seconds = time.perf_counter() - start
+            done.set()
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--commands", type=int, default=100_000)
+    parser.add_argument("--wallets", type=int, default=200)
+    parser.add_argument("--instruments", type=int, default=20)
+    parser.add_argument(
+        "--open-exchange", type=int, default=3_000, help="calls through open_exchange (0: skip)"
+    )
+    parser.add_argument("--json", action="store_true", help="also print one JSON line")
+    args = parser.parse_args(argv)
+
+    bench = _engine_bench()
+    stream = bench.build_stream(args.seed, args.commands, args.wallets, args.instruments)
+    setup = [call_of(env) for env in stream.setup]
+    calls = [call_of(env) for env in stream.commands]
+    n = len(calls)
+
+    stats = bench.run(stream, keep_samples=False)
+    engine_rate = n / (stats.apply_ns / 1e9)
+    print(f"engine apply:            {engine_rate:>10,.0f} commands/s  ({n} commands)")
+
+    seconds, digest = run_simulator(setup, calls, None)
+    sim_rate = n / seconds
+    print(
+        f"Simulator, no journal:   {sim_rate:>10,.0f} calls/s     "
+        f"({sim_rate / engine_rate:.2f} x engine)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        file_seconds, file_digest = run_simulator(setup, calls, str(Path(tmp) / "sim.db"))
+    file_rate = n / file_seconds
+    print(
+        f"Simulator, file journal: {file_rate:>10,.0f} calls/s     "
+        f"({file_rate / engine_rate:.2f} x engine)"
+    )
+    assert file_digest == digest, "a journal must not change the outcome"
+    figures: dict[str, Any] = {
+        "commands": n,
+        "engine_per_s": round(engine_rate),
+        "sim_per_s": round(sim_rate),
+        "sim_file_per_s": round(file_rate),
+        "sim_vs_engine": round(sim_rate / engine_rate, 3),
+        "sim_file_vs_engine": round(file_rate / engine_rate, 3),
+    }
+    if args.open_exchange:
+        k = min(args.open_exchange, n)
+        open_seconds = trio.run(_open_exchange, setup, calls[:k])
+        open_rate = k / open_seconds
+        print(
+            f"open_exchange (memory):  {open_rate:>10,.0f} calls/s     "
+            f"({sim_rate / open_rate:.1f} x slower than the Simulator; first {k} calls)"
+        )
+        figures["open_exchange_per_s"] = round(open_rate)
+        figures["sim_vs_open_exchange"] = round(sim_rate / open_rate, 1)
+    print(f"state digest {digest}")
+    if args.json:
+        print(json.dumps(figures, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
