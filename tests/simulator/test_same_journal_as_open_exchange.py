@@ -106,7 +106,9 @@ def test_a_stream_with_fills_expiry_mmp_and_rfq_matches(tmp_path: Path) -> None:
     kinds = [a.status for a in sim_answers if isinstance(a, hcx.client.OrderResult)]
     assert "filled" in kinds or "partially_filled" in kinds
     assert any(isinstance(a, hcx.client.RfqResult) and a.status == "filled" for a in sim_answers)
-    ticks = [a for a in sim_answers if isinstance(a, hcx.client.AdminResult) and a.command == "Tick"]
+    ticks = [
+        a for a in sim_answers if isinstance(a, hcx.client.AdminResult) and a.command == "Tick"
+    ]
     assert len(ticks) == 1
     assert len(sim_rows) > 15
     assert sim_rows == open_rows
