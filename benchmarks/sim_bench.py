@@ -6,14 +6,19 @@ sessions one call at a time, as a program would: decimal strings in, typed resul
 The same run times the engine's bare ``apply`` over the same stream, so the ratio
 compares like with like on this machine at this moment. Then the same calls (a shorter
 prefix: it is slow) through ``hcx.open_exchange`` sessions for the old embedded path.
+With ``--examples`` it also times ``examples/simulator.py`` against
+``examples/simulator_open_exchange.py`` and ``examples/backtest.py`` through either
+exchange, in-process (imports excluded), output discarded.
 
-    .venv/bin/python benchmarks/sim_bench.py --commands 100000 --open-exchange 3000
+    .venv/bin/python benchmarks/sim_bench.py --commands 100000 --open-exchange 3000 --examples
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import json
 import sys
 import tempfile
@@ -138,6 +143,41 @@ async def _open_exchange(setup: list[Call], calls: list[Call]) -> float:
     return seconds
 
 
+def _example(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+
+def time_examples(steps: int, rows: int) -> dict[str, float]:
+    """Seconds of each example's run on either exchange (same seed, same work)."""
+    on_sim, on_open = _example("simulator"), _example("simulator_open_exchange")
+    backtest = _example("backtest")
+    figures = {
+        "simulator_example_sim_s": _timed(lambda: on_sim.main(7, steps, None)),
+        "simulator_example_open_s": _timed(lambda: trio.run(on_open.main, 7, steps, None)),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        orders = str(Path(tmp) / "orders.csv")
+        backtest.main(["--make-csv", orders, "--rows", str(rows)])
+        figures["backtest_sim_s"] = _timed(lambda: backtest.main(["--csv", orders]))
+        figures["backtest_open_s"] = _timed(
+            lambda: backtest.main(["--csv", orders, "--via", "open_exchange"])
+        )
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
@@ -147,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--open-exchange", type=int, default=3_000, help="calls through open_exchange (0: skip)"
     )
+    parser.add_argument("--examples", action="store_true", help="also time the examples")
+    parser.add_argument("--steps", type=int, default=360, help="simulator example steps")
+    parser.add_argument("--rows", type=int, default=5_000, help="backtest example rows")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     args = parser.parse_args(argv)
 
@@ -193,6 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         figures["open_exchange_per_s"] = round(open_rate)
         figures["sim_vs_open_exchange"] = round(sim_rate / open_rate, 1)
     print(f"state digest {digest}")
+    if args.examples:
+        timings = time_examples(args.steps, args.rows)
+        examples = (("examples/simulator.py", "simulator_example"), ("backtest", "backtest"))
+        for label, key in examples:
+            sim_s, open_s = timings[f"{key}_sim_s"], timings[f"{key}_open_s"]
+            print(
+                f"{label:<22} Simulator {sim_s:6.2f} s, open_exchange {open_s:6.2f} s"
+                f" ({open_s / sim_s:.1f} x faster)"
+            )
+            figures[f"{key}_speedup"] = round(open_s / sim_s, 1)
+        figures.update({k: round(v, 3) for k, v in timings.items()})
     if args.json:
         print(json.dumps(figures, sort_keys=True))
     return 0
