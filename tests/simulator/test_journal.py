@@ -123,3 +123,39 @@ def test_exports_of_the_journal_equal_the_simulators_rows(
 
 def test_export_of_a_missing_journal_is_a_usage_error(tmp_path: Path) -> None:
     assert cli(["export", "--db", str(tmp_path / "none.db"), "trades"]) == 2
+
+
+def test_an_engine_fault_stops_the_simulator_and_the_request_is_refused_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hcx.engine.engine import Engine
+    from hcx.sequencing import EngineFault
+
+    path = str(tmp_path / "sim.db")
+    sim = hcx.Simulator(clock=hcx.SimClock(START_MS), journal=path, commit_every=100)
+    d = SimDriver(sim)
+    d.one("setup", ())
+    kept = d.s["alice"].place_order(SOON, "buy", "90", "1")
+    real_apply = Engine.apply
+
+    def broken(self: Engine, envelope: object) -> object:
+        if getattr(envelope, "request_id", None) == BAD:
+            raise ZeroDivisionError("a bug")
+        return real_apply(self, envelope)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Engine, "apply", broken)
+    with pytest.raises(EngineFault):
+        d.s["bob"].place_order(SOON, "buy", "91", "1", request_id=BAD)
+    with pytest.raises(hcx.SimulatorClosed, match="stopped"):
+        d.s["bob"].place_order(SOON, "buy", "92", "1")
+    assert [row[0] for row in journal_rows(path)][-1] == kept.seq  # what was told is kept
+    monkeypatch.setattr(Engine, "apply", real_apply)
+    again = hcx.Simulator(clock=hcx.SimClock(START_MS), journal=path)
+    with pytest.raises(hcx.client.HcxError) as refused:
+        again.session("bob").place_order(SOON, "buy", "91", "1", request_id=BAD)
+    assert refused.value.code == "internal"
+    assert again.last_seq == kept.seq
+    again.close()
+
+
+BAD = "00000000-0000-4000-8000-0000000000ba"
