@@ -6,8 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import hcx
+import hcx.simulator.session as session_module
 from hcx.client import (
     AdminResult,
     BookSnapshot,
@@ -24,6 +27,8 @@ from hcx.client import (
     Trade,
 )
 from hcx.client.requests import CancelOrderRequest
+from hcx.protocol.commands import parse_command
+from tests.engine.helpers import examples
 from tests.simulator.market import LATER, SOON, SOON_MS, START_MS, SimDriver
 
 
@@ -217,3 +222,87 @@ def test_bad_input_is_a_clear_error_and_journals_nothing() -> None:
 
 def _uuid(n: int) -> str:
     return f"00000000-0000-4000-8000-{n:012d}"
+
+
+@given(
+    price=st.sampled_from(["1", "12.5", Decimal("3.10"), 7]),
+    size=st.sampled_from(["1", Decimal("0.5"), 2]),
+    tif=st.sampled_from([None, "gtc", "ioc", "fok"]),
+    flags=st.tuples(*[st.sampled_from([None, False, True])] * 3),
+    client_id=st.sampled_from([None, "c-1"]),
+    stp=st.sampled_from([None, "cancel_taker"]),
+)
+@settings(max_examples=examples(60), deadline=None)
+def test_the_fast_order_messages_are_the_clients_messages(
+    price: Any, size: Any, tif: Any, flags: Any, client_id: Any, stp: Any
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def spy(message: dict[str, Any]) -> Any:
+        sent.append(dict(message))
+        return parse_command(message)
+
+    sim = hcx.Simulator(clock=hcx.SimClock(START_MS))
+    alice = sim.session("alice")
+    post_only, reduce_only, mmp = flags
+    kwargs = {"tif": tif, "post_only": post_only, "reduce_only": reduce_only, "mmp": mmp}
+    stamp = {"request_id": _uuid(5), "ts": START_MS}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(session_module, "parse_command", spy)
+        alice.place_order(SOON, "buy", price, size, client_id=client_id, stp=stp, **kwargs, **stamp)
+        alice.cancel_order(3, **stamp)
+        alice.cancel_order(client_id="c-9", **stamp)
+    expected = [
+        PlaceOrderRequest(
+            symbol=SOON,
+            side="buy",
+            price=price,
+            size=size,
+            client_id=client_id,
+            stp=stp,
+            **kwargs,
+            **stamp,
+        ).to_wire(),
+        CancelOrderRequest(order_id=3, **stamp).to_wire(),
+        CancelOrderRequest(client_id="c-9", **stamp).to_wire(),
+    ]
+    assert sent == expected
+
+
+@given(
+    order_id=st.sampled_from([None, 4]),
+    amounts=st.sampled_from([(None, None), (1_500_000, 2_000_000)]),
+    reason=st.sampled_from([None, "invalid_price"]),
+    replaced=st.sampled_from([None, 2]),
+    filled=st.integers(0, 3_000_000),
+)
+@settings(max_examples=examples(40), deadline=None)
+def test_the_fast_typed_result_is_the_clients_parse(
+    order_id: Any, amounts: Any, reason: Any, replaced: Any, filled: int
+) -> None:
+    from hcx.client.messages import parse_message
+    from hcx.engine.outputs import OrderResult as EngineOrderResult
+    from hcx.protocol.messages import to_wire
+
+    price, size = amounts
+    result = EngineOrderResult(
+        _uuid(1),
+        order_id,
+        None,
+        "alice",
+        SOON if order_id else None,
+        "buy" if order_id else None,
+        price,
+        size,
+        "gtc" if order_id else None,
+        "rejected" if reason else "open",
+        filled,
+        reason,
+        bool(replaced),
+        replaced,
+        START_MS,
+        9,
+    )
+    fast = session_module.typed(result)
+    assert type(fast) is OrderResult
+    assert fast == parse_message(to_wire(result))

@@ -35,14 +35,14 @@ from hcx.protocol import fields as f
 from hcx.protocol.commands import parse_command
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.ids import SeededIds
-from hcx.protocol.messages import levels, to_wire
+from hcx.protocol.messages import levels
 from hcx.protocol.rfq import RfqDesk
 from hcx.sequencing import EngineFault, JournalEntry, Refusal, RefusedEarly, Reply, SequencingStep
 from hcx.service.clock import Clock, SimClock
 from hcx.service.config import ServiceConfig
 from hcx.service.recovery import recover_with_window
 from hcx.simulator.events import CHANNELS, PRIVATE_CHANNELS, EventHub, EventQueue
-from hcx.simulator.session import SimSession, as_hcx_error
+from hcx.simulator.session import SimSession, as_hcx_error, typed
 from hcx.simulator.store import RowStore
 
 # The wallet that sends the simulator's own commands (``Tick``), with ids of its own.
@@ -169,11 +169,11 @@ class Simulator:
         except KeyError:
             kind = message.get("type")
             raise HcxError("unknown_type", f"unknown command type {kind!r}") from None
-        return parse_message(self.apply(wallet, parsed.request_id, parsed.ts, parsed.command))
+        return typed(self.apply(wallet, parsed.request_id, parsed.ts, parsed.command))
 
     def apply(self, wallet: str, request_id: str, client_ts: int, command: Command) -> Any:
-        """Sequence one checked command now; its wire answer (a result, or an ``Error``
-        for a refusal)."""
+        """Sequence one checked command now; its answer: the engine's result, or the
+        ``Error`` wire message of a refusal (``session.typed`` makes either the client's)."""
         step = self.step
         try:
             decision = step.sequence(wallet, request_id, client_ts, command, self.clock.now_ms())
@@ -192,10 +192,10 @@ class Simulator:
             result = output.result
             if type(result) is RfqResult and result.status == "filled":
                 self.rfq.filled(result.rfq_id)
-            return to_wire(result)
+            return result
         if kind is RefusedEarly or kind is Reply:
             reply: Reply = decision.reply if kind is RefusedEarly else decision  # type: ignore[union-attr,assignment]
-            return to_wire(reply.result)
+            return reply.result
         refusal: Refusal = decision  # type: ignore[assignment]
         return ProtocolError(refusal.code, refusal.message).to_wire(None, request_id)
 
@@ -258,10 +258,7 @@ class Simulator:
         if due is None or due > now_ms:
             return None
         request_id = self._ids_of(CLOCK_WALLET)()
-        answer = parse_message(self.apply(CLOCK_WALLET, request_id, now_ms, Tick()))
-        if isinstance(answer, HcxError):
-            raise answer
-        result: AdminResult = answer
+        result: AdminResult = typed(self.apply(CLOCK_WALLET, request_id, now_ms, Tick()))
         return result
 
     # --- channels, book, exports -------------------------------------------------------

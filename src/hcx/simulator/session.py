@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+import attrs
+
 from hcx.client.errors import HcxError
 from hcx.client.messages import (
     AdminResult,
@@ -56,10 +58,12 @@ from hcx.client.requests import (
 )
 from hcx.engine import Engine
 from hcx.engine.commands import Command
+from hcx.engine.numbers import format_decimal
+from hcx.engine.outputs import OrderResult as EngineOrderResult
 from hcx.protocol import fields as f
 from hcx.protocol.commands import BULK_ITEM_TYPES, bulk_items, parse_command
 from hcx.protocol.errors import ProtocolError, invalid_field
-from hcx.protocol.messages import to_wire
+from hcx.protocol.messages import DECIMAL_FIELDS, to_wire
 from hcx.protocol.queries import instruments, open_orders, portfolio
 from hcx.protocol.rfq import RfqDesk, quote_message, request_message
 
@@ -117,10 +121,7 @@ class SimSession:
             request_id, ts, command = parse_command(message)
         except ProtocolError as exc:
             raise as_hcx_error(exc, message) from None
-        answer = parse_message(sim.apply(self.wallet, request_id, ts, command))
-        if isinstance(answer, HcxError):
-            raise answer
-        return answer
+        return typed(sim.apply(self.wallet, request_id, ts, command))
 
     def submit(self, request: Request) -> Any:
         """Send a prepared request (or the same one again) and return its result."""
@@ -255,7 +256,8 @@ class SimSession:
                     wire["field"] = f"orders[{index}].{exc.field}"
                 results.append(wire)
                 continue
-            results.append(sim.apply(self.wallet, request_id, ts, command))
+            answer = sim.apply(self.wallet, request_id, ts, command)
+            results.append(answer if type(answer) is dict else to_wire(answer))
         return _expect(parse_message({"type": "BulkResult", "results": results}), BulkResult)
 
     def withdraw(
@@ -359,10 +361,7 @@ class SimSession:
         except ProtocolError as exc:
             raise as_hcx_error(exc, message) from None
         command = sim.rfq.acceptance(self.wallet, rfq_id_, quote_id_)
-        answer = parse_message(sim.apply(self.wallet, request_id_, client_ts, command))
-        if isinstance(answer, HcxError):
-            raise answer
-        return _expect(answer, RfqResult)
+        return _expect(typed(sim.apply(self.wallet, request_id_, client_ts, command)), RfqResult)
 
     # --- admin commands ----------------------------------------------------------------
 
@@ -524,6 +523,40 @@ def _request_id_of(item: Any) -> str | None:
         value: str = item["request_id"][:64]
         return value
     return None
+
+
+def _order_result_converter() -> Callable[[Any], OrderResult]:
+    """Engine ``OrderResult`` -> client ``OrderResult`` in one call: what
+    ``parse_message(to_wire(result))`` gives (a test holds them equal), without the wire
+    dict between; every order call's answer passes here."""
+    args = []
+    for field in attrs.fields(OrderResult):
+        name = field.name
+        if name in DECIMAL_FIELDS and field.default is attrs.NOTHING:
+            args.append(f"{name}=fmt(o.{name})")
+        elif name in DECIMAL_FIELDS:
+            args.append(f"{name}=None if o.{name} is None else fmt(o.{name})")
+        else:
+            args.append(f"{name}=o.{name}")
+    namespace: dict[str, Any] = {"OrderResult": OrderResult, "fmt": format_decimal}
+    # The source is built from attrs field names only, never from input.
+    exec(f"def convert(o):\n    return OrderResult({', '.join(args)})", namespace)
+    convert: Callable[[Any], OrderResult] = namespace["convert"]
+    return convert
+
+
+_ORDER_RESULT = _order_result_converter()
+
+
+def typed(answer: Any) -> Any:
+    """An answer of ``Simulator.apply`` as the client gives it: its typed result, or
+    ``HcxError`` raised for a refusal."""
+    if type(answer) is EngineOrderResult:
+        return _ORDER_RESULT(answer)
+    parsed = parse_message(answer if type(answer) is dict else to_wire(answer))
+    if isinstance(parsed, HcxError):
+        raise parsed
+    return parsed
 
 
 def as_hcx_error(exc: ProtocolError, message: Any = None) -> HcxError:
