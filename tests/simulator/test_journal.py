@@ -159,3 +159,25 @@ def test_an_engine_fault_stops_the_simulator_and_the_request_is_refused_after(
 
 
 BAD = "00000000-0000-4000-8000-0000000000ba"
+
+
+def test_a_failed_commit_stops_the_simulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hcx.durability.errors import DurabilityError
+    from hcx.durability.journal import Journal
+
+    sim = hcx.Simulator(
+        clock=hcx.SimClock(START_MS), journal=str(tmp_path / "sim.db"), commit_every=1
+    )
+    d = SimDriver(sim)
+    d.one("setup", ())
+
+    def full(self: Journal, rows: object) -> None:
+        raise DurabilityError("disk full")
+
+    monkeypatch.setattr(Journal, "append", full)
+    with pytest.raises(DurabilityError):
+        d.s["alice"].place_order(SOON, "buy", "90", "1")
+    with pytest.raises(hcx.SimulatorClosed, match="disk full"):
+        d.s["alice"].place_order(SOON, "buy", "91", "1")

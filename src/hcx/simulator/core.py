@@ -23,6 +23,7 @@ import apsw
 from hcx.client.book import OrderBook
 from hcx.client.errors import HcxError
 from hcx.client.messages import AdminResult, parse_message
+from hcx.durability.errors import DurabilityError
 from hcx.durability.exports import KINDS, rows_of
 from hcx.durability.idempotency import IdempotencyWindow
 from hcx.durability.journal import Journal
@@ -37,7 +38,15 @@ from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.ids import SeededIds
 from hcx.protocol.messages import levels
 from hcx.protocol.rfq import RfqDesk
-from hcx.sequencing import EngineFault, JournalEntry, Refusal, RefusedEarly, Reply, SequencingStep
+from hcx.sequencing import (
+    EngineFault,
+    Joined,
+    JournalEntry,
+    Refusal,
+    RefusedEarly,
+    Reply,
+    SequencingStep,
+)
 from hcx.service.clock import Clock, SimClock
 from hcx.service.config import ServiceConfig
 from hcx.service.recovery import recover_with_window
@@ -185,7 +194,11 @@ class Simulator:
             entry: JournalEntry = decision  # type: ignore[assignment]
             # Nothing waits for a commit here: repeats read the row from the store.
             step.settle(entry.seq)
-            self.store.add(entry.row)
+            try:
+                self.store.add(entry.row)
+            except DurabilityError as fault:
+                self._halt(fault)
+                raise
             output = entry.output
             if output.events:
                 self._record(output.events)
@@ -193,6 +206,8 @@ class Simulator:
             if type(result) is RfqResult and result.status == "filled":
                 self.rfq.filled(result.rfq_id)
             return result
+        if kind is Joined:  # only if a shell left an entry in flight; answered the same
+            return decision.entry.output.result  # type: ignore[union-attr]
         if kind is RefusedEarly or kind is Reply:
             reply: Reply = decision.reply if kind is RefusedEarly else decision  # type: ignore[union-attr,assignment]
             return reply.result
@@ -384,9 +399,14 @@ class Simulator:
     # --- durability and the end --------------------------------------------------------
 
     def flush(self) -> None:
-        """Commit every record so far to the journal file (nothing to do without one)."""
+        """Commit every record so far to the journal file (nothing to do without one).
+        A failed commit (``DurabilityError``) stops the simulator, as it stops a server."""
         self._check_open()
-        self.store.flush()
+        try:
+            self.store.flush()
+        except DurabilityError as fault:
+            self._halt(fault)
+            raise
 
     def close(self) -> None:
         """Commit what is pending and close the journal; calls afterwards raise
@@ -412,6 +432,11 @@ class Simulator:
         if self.closed:
             why = f": stopped by {self._fault!r}" if self._fault is not None else ""
             raise SimulatorClosed(f"the simulator is closed{why}")
+
+    def _halt(self, fault: BaseException) -> None:
+        """A commit failed: what it held is lost, so nothing more is accepted."""
+        self._fault = fault
+        self.close()
 
     def _stop(self, fault: EngineFault) -> None:
         """An engine fault: keep what callers were told, refuse the request after a
