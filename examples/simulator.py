@@ -1,13 +1,16 @@
-"""A seeded options market simulation on an embedded hcx exchange.
+"""A seeded options market simulation on ``hcx.Simulator`` (synchronous, engine speed).
 
 A market maker quotes a chain of calls and puts (market maker protection on), noise
 traders take and make liquidity, an RFQ taker buys call spreads in blocks, the index
 takes a random walk, the chain expires and is cash-settled. At the end it prints each
-agent's P&L and volume. Everything runs in-process on a simulated clock, so the same
-seed prints the same table and leaves the same journal:
+agent's P&L and volume. Time moves only when the simulation moves it, so the same seed
+prints the same table and leaves the same journal:
 
     .venv/bin/python examples/simulator.py --seed 7
     .venv/bin/python examples/simulator.py --seed 7 --db sim.db   # a durable journal instead
+
+``examples/simulator_open_exchange.py`` is the same simulation on ``hcx.open_exchange``
+and prints the same table.
 """
 
 from __future__ import annotations
@@ -16,14 +19,10 @@ import argparse
 import math
 import random
 from collections import defaultdict
-from contextlib import AsyncExitStack
 from decimal import Decimal
-from typing import Any
-
-import trio
 
 import hcx
-from hcx.client import Client, HcxError, QuoteLeg, RfqLeg, RfqQuote, RfqRequest
+from hcx.client import HcxError, QuoteLeg, RfqLeg, RfqQuote, RfqRequest
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.numbers import parse_decimal
 
@@ -55,9 +54,8 @@ def tick(price: float) -> str:
 
 
 class Simulation:
-    def __init__(self, exchange: hcx.EmbeddedExchange, clock: hcx.SimClock, seed: int):
-        self.exchange = exchange
-        self.clock = clock
+    def __init__(self, sim: hcx.Simulator, seed: int):
+        self.sim = sim
         self.rng = random.Random(seed)
         self.index = 3000.0
         self.chain = [
@@ -69,105 +67,89 @@ class Simulation:
         self.fees: dict[str, Decimal] = defaultdict(Decimal)
         self.mmp_trips = 0
         self.blocks = 0
+        self.sessions = {name: sim.session(name) for name in ("admin", *AGENTS)}
+        self.rfq = {name: self.sessions[name].subscribe_rfq() for name in ("maker", "rfq-taker")}
 
-    async def run(self, steps: int) -> None:
-        async with AsyncExitStack() as stack:
-            sessions: dict[str, Client] = {}
-            for name in ("admin", *AGENTS):
-                sessions[name] = await stack.enter_async_context(self.exchange.session(name))
-            fills = {
-                name: await stack.enter_async_context(sessions[name].subscribe_fills())
-                for name in AGENTS
-            }
-            rfq = {
-                name: await stack.enter_async_context(sessions[name].subscribe_rfq())
-                for name in ("maker", "rfq-taker")
-            }
-            admin = sessions["admin"]
-            await self.list_market(admin)
-            await sessions["maker"].set_mmp(
-                "ETH", interval_ms=STEP_MS, frozen_ms=2 * STEP_MS, qty_limit="12"
-            )
-            for step in range(steps):
-                self.clock.advance(STEP_MS)
-                if self.clock.now_ms() < EXPIRY_MS:
-                    await self.walk_index(admin)
-                    await self.quote_chain(sessions["maker"])
-                    await self.noise(sessions)
-                    if step % 12 == 5:
-                        await self.block_trade(sessions, rfq)
-                else:
-                    await admin.ping()  # the first command past expiry expires the chain
-            for symbol, _, _ in self.chain:
-                await admin.settle(symbol, tick(self.index))
-            for name in AGENTS:
-                await sessions[name].get_portfolio()  # every fill before it has arrived
-                while fills[name].pending():
-                    fill = await fills[name].next()
-                    self.volume[name] += fill.size
-                    self.fees[name] += fill.fee
-            await self.report(sessions)
+    def run(self, steps: int) -> None:
+        admin = self.sessions["admin"]
+        self.list_market(admin)
+        self.sessions["maker"].set_mmp(
+            "ETH", interval_ms=STEP_MS, frozen_ms=2 * STEP_MS, qty_limit="12"
+        )
+        for step in range(steps):
+            self.sim.advance(STEP_MS)  # past expiry this expires the chain, then and there
+            if self.sim.now_ms() < EXPIRY_MS:
+                self.walk_index(admin)
+                self.quote_chain()
+                self.noise()
+                if step % 12 == 5:
+                    self.block_trade()
+        for symbol, _, _ in self.chain:
+            admin.settle(symbol, tick(self.index))
+        self.report()
 
-    async def list_market(self, admin: Client) -> None:
+    def list_market(self, admin: hcx.SimSession) -> None:
         for symbol, option, strike in self.chain:
-            await admin.create_instrument(
+            admin.create_instrument(
                 symbol,
                 "ETH",
                 EXPIRY_MS,
                 str(strike),
-                option,
+                option,  # type: ignore[arg-type]
                 "0.1",
                 "0.1",
                 maker_fee_bps=2,
                 taker_fee_bps=5,
             )
-        await admin.set_index_price("ETH", f"{self.index:.2f}", vol=str(VOL))
-        await admin.deposit("maker", "5000000")
+        admin.set_index_price("ETH", f"{self.index:.2f}", vol=str(VOL))
+        admin.deposit("maker", "5000000")
         for name in (*NOISE, "rfq-taker"):
-            await admin.deposit(name, "500000")
+            admin.deposit(name, "500000")
 
-    async def walk_index(self, admin: Client) -> None:
+    def walk_index(self, admin: hcx.SimSession) -> None:
         self.index *= math.exp(0.01 * self.rng.gauss(0.0, 1.0))
-        await admin.set_index_price("ETH", f"{self.index:.2f}", vol=str(VOL))
+        admin.set_index_price("ETH", f"{self.index:.2f}", vol=str(VOL))
 
-    async def quote_chain(self, maker: Client) -> None:
-        await maker.cancel_all(underlying="ETH")
+    def quote_chain(self) -> None:
+        maker = self.sessions["maker"]
+        maker.cancel_all(underlying="ETH")
         for symbol, option, strike in self.chain:
-            fair = fair_value(option, self.index, strike, self.clock.now_ms())
+            fair = fair_value(option, self.index, strike, self.sim.now_ms())
             for side, price in (("buy", fair * 0.97 - 0.5), ("sell", fair * 1.03 + 0.5)):
-                result = await maker.place_order(symbol, side, tick(price), "5", mmp=True)
+                result = maker.place_order(symbol, side, tick(price), "5", mmp=True)  # type: ignore[arg-type]
                 if result.reason == "mmp_frozen":
                     self.mmp_trips += 1
-                    await maker.reset_mmp("ETH")
+                    maker.reset_mmp("ETH")
                     return
 
-    async def noise(self, sessions: dict[str, Client]) -> None:
+    def noise(self) -> None:
         for name in NOISE:
             symbol, option, strike = self.rng.choice(self.chain)
-            fair = fair_value(option, self.index, strike, self.clock.now_ms())
+            fair = fair_value(option, self.index, strike, self.sim.now_ms())
             side = self.rng.choice(("buy", "sell"))
             edge = self.rng.uniform(-0.06, 0.06)
             price = fair * (1 + edge if side == "buy" else 1 - edge)
             size = str(self.rng.choice((1, 2, 3)))
             tif = self.rng.choice(("ioc", "gtc"))
-            await sessions[name].place_order(symbol, side, tick(price), size, tif=tif)
+            self.sessions[name].place_order(symbol, side, tick(price), size, tif=tif)  # type: ignore[arg-type]
 
-    async def block_trade(self, sessions: dict[str, Client], rfq: dict[str, Any]) -> None:
+    def block_trade(self) -> None:
         """The taker asks for a 3000/3200 call spread; the maker quotes; the taker takes."""
         low, high = self.chain[2][0], self.chain[4][0]
         legs = [
             RfqLeg(symbol=low, side="buy", size="10"),
             RfqLeg(symbol=high, side="sell", size="10"),
         ]
-        rfq_id = await sessions["rfq-taker"].request_quote(legs)
-        request = await rfq["maker"].next(timeout=5)
+        taker, maker = self.sessions["rfq-taker"], self.sessions["maker"]
+        rfq_id = taker.request_quote(legs)
+        request = self.rfq["maker"].get()
         assert isinstance(request, RfqRequest) and request.rfq_id == rfq_id
-        now = self.clock.now_ms()
+        now = self.sim.now_ms()
         prices = {
             symbol: fair_value(option, self.index, strike, now)
             for symbol, option, strike in self.chain
         }
-        await sessions["maker"].quote(
+        maker.quote(
             rfq_id,
             [
                 QuoteLeg(symbol=low, side="sell", size="10", price=tick(prices[low] * 1.02)),
@@ -176,22 +158,25 @@ class Simulation:
             valid_ms=60_000,
             mmp=True,
         )
-        offer = await rfq["rfq-taker"].next(timeout=5)
+        offer = self.rfq["rfq-taker"].get()
         assert isinstance(offer, RfqQuote) and offer.rfq_id == rfq_id
         try:
-            result = await sessions["rfq-taker"].accept_quote(rfq_id, offer.quote_id)
+            result = taker.accept_quote(rfq_id, offer.quote_id)
         except HcxError:
             return
         if result.status == "filled":
             self.blocks += 1
 
-    async def report(self, sessions: dict[str, Client]) -> None:
+    def report(self) -> None:
+        for name in AGENTS:
+            for fill in self.sim.fills(name):
+                self.volume[name] += Decimal(fill["size"])
+                self.fees[name] += Decimal(fill["fee"])
         print(f"{'agent':<10} {'cash':>14} {'P&L':>12} {'volume':>8} {'fees':>9}")
         deposits = {"maker": Decimal(5_000_000)}
         total_pnl = Decimal(0)
         for name in AGENTS:
-            portfolio = await sessions[name].get_portfolio()
-            cash = portfolio.balance.total
+            cash = self.sessions[name].get_portfolio().balance.total
             pnl = cash - deposits.get(name, Decimal(500_000))
             total_pnl += pnl
             print(
@@ -203,13 +188,12 @@ class Simulation:
             f" {self.mmp_trips} MMP trips; agents' P&L sums to {total_pnl:,.2f}"
             f" (= -fees: money is conserved)"
         )
-        print(f"state digest {await self.exchange.digest()}")
+        print(f"state digest {self.sim.digest()}")
 
 
-async def main(seed: int, steps: int, db: str | None) -> None:
-    clock = hcx.SimClock(START_MS)
-    async with hcx.open_exchange(db, clock=clock, seed=seed) as exchange:
-        await Simulation(exchange, clock, seed).run(steps)
+def main(seed: int, steps: int, db: str | None) -> None:
+    with hcx.Simulator(clock=hcx.SimClock(START_MS), seed=seed, journal=db) as sim:
+        Simulation(sim, seed).run(steps)
 
 
 if __name__ == "__main__":
@@ -218,4 +202,4 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=360, help="10-minute steps (360: 2.5 days)")
     parser.add_argument("--db", help="journal file (default: in memory)")
     args = parser.parse_args()
-    trio.run(main, args.seed, args.steps, args.db)
+    main(args.seed, args.steps, args.db)

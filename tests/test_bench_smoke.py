@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "engine_bench.py"
 
@@ -49,3 +51,19 @@ def test_resting_orders_all_rest() -> None:
     retained, rested = bench.resting_memory(stream, 1_000, seed=1, wallets=20)
     assert rested == 1_000
     assert retained > 0
+
+
+def test_the_simulator_benchmark_runs_and_the_journal_changes_no_outcome(capsys: Any) -> None:
+    _load_bench()
+    path = BENCH.with_name("sim_bench.py")
+    spec = importlib.util.spec_from_file_location("sim_bench", path)
+    assert spec is not None and spec.loader is not None
+    sim_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sim_bench)
+    argv = ["--commands", "300", "--wallets", "20", "--instruments", "4", "--repeat", "1"]
+    assert sim_bench.main([*argv, "--open-exchange", "50", "--json"]) == 0
+    out = capsys.readouterr().out
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["commands"] == 300
+    assert figures["sim_cpu"] > 0 and figures["open_exchange_cpu"] > 0
+    assert "state digest " in out  # main asserts the file journal changed no outcome

@@ -75,6 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     backup.add_argument("--verify", action="store_true", help="replay the copy afterwards")
 
+    export = commands.add_parser(
+        "export", help="trades, fills or order updates of a journal as CSV or JSON lines"
+    )
+    export.add_argument("kind", choices=("trades", "fills", "orders"))
+    export.add_argument("--db", required=True, help="journal file (server or simulator)")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--out", help="file to write (default: standard output)")
+
     demo = commands.add_parser(
         "demo", help="hcx serve with a live options market: a chain, funded wallets, a maker"
     )
@@ -116,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         print(f"copied {pages} pages to {target}")
         return replay(target, verify=True) if args.verify else 0
+    if args.command == "export":
+        return export(args.db, args.kind, args.format, args.out)
     from hcx import demo
 
     ran = _listened("demo", lambda: demo.run(args.db, args.host, args.port, args.http_port))
@@ -234,6 +244,27 @@ def keys(args: argparse.Namespace) -> int:
             print(f"hcx keys revoke: no active key {args.key_id}", file=sys.stderr)
             return 1
         print(f"revoked {args.key_id}")
+    return 0
+
+
+def export(db: str, kind: str, fmt: str, out: str | None) -> int:
+    import apsw
+
+    from hcx.durability.exports import journal_rows, write_rows
+
+    if not Path(db).exists():
+        print(f"hcx export: no journal at {db}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if out is None:
+            count = write_rows(journal_rows(db, kind), kind, fmt, sys.stdout)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as handle:
+                count = write_rows(journal_rows(db, kind), kind, fmt, handle)
+    except (apsw.Error, ValueError, OSError) as exc:
+        print(f"hcx export: {exc}", file=sys.stderr)
+        return EXIT_CORRUPT if isinstance(exc, ValueError) else EXIT_USAGE
+    print(f"{count} {kind} rows", file=sys.stderr)
     return 0
 
 

@@ -383,6 +383,7 @@ def test_admin_commands_are_forbidden_to_traders_and_quoters(keyed_server: Serve
             ("SetIndexPrice", {"underlying": "BTC", "price": "1"}),
             ("Settle", {"symbol": SYMBOL, "price": "1"}),
             ("HaltInstrument", {"symbol": SYMBOL}),
+            ("Tick", {}),
         ]
         for connection in (alice, quinn):
             for kind, fields in attempts:

@@ -47,7 +47,7 @@ def test_new_fields_are_checked_and_nothing_is_journaled(server: Server) -> None
                 field,
             ), (kind, fields, answer)
         # The service's own commands are not messages a client can send.
-        for kind in ("DeadlineCheck", "SessionClosed", "ArmCancelOnDisconnect"):
+        for kind in ("SessionClosed", "ArmCancelOnDisconnect"):
             answer = command(kind, session="x")
             assert (answer["type"], answer["code"]) == ("Error", "unknown_type"), answer
         assert ask({"type": "Ping"})["type"] == "Pong"

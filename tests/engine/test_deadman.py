@@ -7,9 +7,9 @@ from hcx.engine import Engine
 from hcx.engine.commands import (
     ArmCancelOnDisconnect,
     CancelAfter,
-    DeadlineCheck,
     Envelope,
     SessionClosed,
+    Tick,
 )
 from hcx.engine.outputs import AdminResult, CancelAfterResult, OrderUpdate
 from tests.engine.helpers import Harness, events_of
@@ -43,15 +43,15 @@ def test_cancel_after_fires_once_at_the_first_command_past_the_deadline() -> Non
     # Renewed in time: the deadline moves.
     out = h.send("a", CancelAfter(5_000), ts_ms=deadline - 1)
     deadline = out.result.deadline_ms  # type: ignore[union-attr]
-    assert _canceled(h.send("b", DeadlineCheck(), ts_ms=deadline - 1), "cancel_after") == []
+    assert _canceled(h.send("b", Tick(), ts_ms=deadline - 1), "cancel_after") == []
     # Any command at or after the deadline applies it first, whoever sends it.
-    out = h.send("b", DeadlineCheck(), ts_ms=deadline)
+    out = h.send("b", Tick(), ts_ms=deadline)
     assert _canceled(out, "cancel_after") == [(ids[0], "a"), (ids[1], "a")]
     assert isinstance(out.result, AdminResult)
     assert h.engine.open_orders("a") == [] and len(h.engine.open_orders("b")) == 1
     # Once: later commands cancel nothing more.
     h.place_id("a", sym, "buy", "1", "1")
-    assert _canceled(h.send("b", DeadlineCheck(), ts_ms=deadline + 10_000), "cancel_after") == []
+    assert _canceled(h.send("b", Tick(), ts_ms=deadline + 10_000), "cancel_after") == []
 
 
 def test_cancel_after_zero_turns_it_off_and_limits_are_checked() -> None:
@@ -59,7 +59,7 @@ def test_cancel_after_zero_turns_it_off_and_limits_are_checked() -> None:
     h.send("a", CancelAfter(1_000))
     out = h.send("a", CancelAfter(0))
     assert (out.result.status, out.result.deadline_ms) == ("ok", None)  # type: ignore[union-attr]
-    assert _canceled(h.send("b", DeadlineCheck(), ts_ms=h.ts_ms + 60_000), "cancel_after") == []
+    assert _canceled(h.send("b", Tick(), ts_ms=h.ts_ms + 60_000), "cancel_after") == []
     out = h.send("a", CancelAfter(86_400_001))
     assert (out.result.status, out.result.reason) == ("rejected", "invalid_timeout")  # type: ignore[union-attr]
 
@@ -85,7 +85,7 @@ def test_replay_and_restore_give_the_same_cancels() -> None:
     restored = Engine.restore(snapshot)
     assert restored.digest() == h.engine.digest()
     later = [
-        Envelope(h.seq + 1, h.ts_ms + 6_000, "b", "r1", DeadlineCheck()),
+        Envelope(h.seq + 1, h.ts_ms + 6_000, "b", "r1", Tick()),
         Envelope(h.seq + 2, h.ts_ms + 6_001, "b", "r2", SessionClosed("s2")),
     ]
     outputs = [h.engine.apply(e) for e in later]

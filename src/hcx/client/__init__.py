@@ -71,6 +71,7 @@ from hcx.client.requests import (
     SetIndexPriceRequest,
     SetMmpRequest,
     SettleRequest,
+    TickRequest,
     WithdrawRequest,
 )
 from hcx.client.subscriptions import (
@@ -138,6 +139,7 @@ __all__ = [
     "SettleRequest",
     "Side",
     "Subscription",
+    "TickRequest",
     "TimeInForce",
     "Trade",
     "UnknownMessage",

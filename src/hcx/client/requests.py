@@ -323,6 +323,18 @@ class AcceptQuoteRequest(Request[RfqResult]):
         return {"rfq_id": self.rfq_id, "quote_id": self.quote_id}
 
 
+@attrs.frozen(kw_only=True)
+class TickRequest(Request[AdminResult]):
+    """Admin: make happen what the exchange's time makes happen by now (expiry), as a
+    journaled command of its own (``AdminResult`` with command ``Tick``)."""
+
+    TYPE = "Tick"
+    RESULT = AdminResult
+
+    def body(self) -> dict[str, Any]:
+        return {}
+
+
 def leg_wire(leg: RfqLeg | QuoteLeg) -> dict[str, Any]:
     """A leg of ``RequestQuote`` or ``Quote`` as sent."""
     out = {"symbol": leg.symbol, "side": leg.side, "size": decimal_string(leg.size)}

@@ -16,9 +16,7 @@ that, not by the seed.)
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,6 +27,7 @@ from hcx.client import Client, connect
 from hcx.client.options import Transport
 from hcx.engine import EngineConfig
 from hcx.protocol import SUBPROTOCOL_LOCAL
+from hcx.protocol.ids import SeededIds
 from hcx.service.clock import Clock, SimClock, WallClock
 from hcx.service.config import ServiceConfig
 from hcx.service.exchange import Exchange
@@ -60,19 +59,6 @@ def local_transport(gateway: Gateway, nursery: trio.Nursery, remote: str) -> Tra
     return open_connection
 
 
-def _request_ids(seed: int, wallet: str) -> Callable[[], str]:
-    """UUIDs that depend only on (seed, wallet, how many came before)."""
-    count = 0
-
-    def next_id() -> str:
-        nonlocal count
-        count += 1
-        digest = hashlib.blake2b(f"{seed}:{wallet}:{count}".encode(), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
-
-    return next_id
-
-
 @attrs.define
 class EmbeddedExchange:
     core: Exchange
@@ -88,7 +74,7 @@ class EmbeddedExchange:
             "local://hcx",
             wallet=wallet,
             transport=local_transport(self.gateway, self._nursery, f"embedded:{wallet}"),
-            request_ids=_request_ids(self.seed, wallet),
+            request_ids=SeededIds(self.seed, wallet),
             clock_ms=self.clock.now_ms,
             heartbeat_interval=None,
             reconnect=False,

@@ -124,11 +124,6 @@ class CancelAfter:
 
 
 @attrs.frozen
-class DeadlineCheck:
-    """Service: time has reached a ``CancelAfter`` deadline (nothing else to do)."""
-
-
-@attrs.frozen
 class ArmCancelOnDisconnect:
     """Service: connection ``session`` of the sender opted in to cancel-on-disconnect."""
 
@@ -168,6 +163,13 @@ class ResetMmp:
     underlying: str
 
 
+@attrs.frozen
+class Tick:
+    """Admin: nothing but the passing of time. Applied at its envelope's time, it makes
+    happen what that time makes happen (instrument expiry cancels resting orders) as a
+    journaled command of its own, instead of ahead of whichever command comes next."""
+
+
 def _legs(legs: object) -> tuple[tuple[str, str, int, int], ...]:
     return tuple((str(s), str(d), int(z), int(p)) for s, d, z, p in legs)  # type: ignore[attr-defined]
 
@@ -202,9 +204,9 @@ Command = (
     | ResetMmp
     | AcceptQuote
     | CancelAfter
-    | DeadlineCheck
     | ArmCancelOnDisconnect
     | SessionClosed
+    | Tick
 )
 
 ADMIN_COMMANDS: tuple[type[Command], ...] = (
@@ -214,6 +216,7 @@ ADMIN_COMMANDS: tuple[type[Command], ...] = (
     HaltInstrument,
     ResumeInstrument,
     Settle,
+    Tick,
 )
 
 COMMAND_TYPES: dict[str, type[Command]] = {
@@ -234,9 +237,9 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         ResetMmp,
         AcceptQuote,
         CancelAfter,
-        DeadlineCheck,
         ArmCancelOnDisconnect,
         SessionClosed,
+        Tick,
     )
 }
 

@@ -7,7 +7,7 @@ is the envelope's ``ts_ms`` only, so replay gives the same cancels at the same s
   clears it). Like expiry, a passed deadline is applied lazily: before any command whose
   envelope time has reached it, the wallet's open orders are canceled (reason
   ``cancel_after``) and the deadline is gone, so it fires once. The service sequences a
-  ``DeadlineCheck`` when a deadline passes and nothing else is sequenced.
+  a ``Tick`` when a deadline passes and nothing else is sequenced.
 - ``ArmCancelOnDisconnect {session}`` records a connection that opted in;
   ``SessionClosed {session}`` (sequenced by the gateway after that connection closed, or
   at start for every session still armed, since a restart closed them all) cancels the
@@ -21,7 +21,6 @@ from hcx.engine.changes import Changes
 from hcx.engine.commands import (
     ArmCancelOnDisconnect,
     CancelAfter,
-    DeadlineCheck,
     Envelope,
     SessionClosed,
 )
@@ -56,13 +55,6 @@ def cancel_after(
         state.cancel_after[env.wallet] = deadline
     state.cancel_after_next = min(state.cancel_after.values(), default=NO_DEADLINE)
     return CancelAfterResult(env.request_id, env.wallet, "ok", None, deadline, env.seq)
-
-
-def deadline_check(
-    state: EngineState, env: Envelope, cmd: DeadlineCheck, ch: Changes
-) -> AdminResult:
-    # What was due has fired before this handler ran (``Engine.apply``).
-    return AdminResult(env.request_id, env.wallet, "DeadlineCheck", "ok", None, env.seq)
 
 
 def arm(state: EngineState, env: Envelope, cmd: ArmCancelOnDisconnect, ch: Changes) -> AdminResult:

@@ -20,7 +20,6 @@ from hcx.engine.commands import (
     CancelAll,
     CancelOrder,
     CreateInstrument,
-    DeadlineCheck,
     Deposit,
     Envelope,
     HaltInstrument,
@@ -32,6 +31,7 @@ from hcx.engine.commands import (
     SetIndexPrice,
     SetMmp,
     Settle,
+    Tick,
     Withdraw,
 )
 from hcx.engine.config import EngineConfig
@@ -66,9 +66,9 @@ _HANDLERS: dict[type, Handler] = {
     ResetMmp: protection.reset_mmp,
     AcceptQuote: rfq.accept_quote,
     CancelAfter: deadman.cancel_after,
-    DeadlineCheck: deadman.deadline_check,
     ArmCancelOnDisconnect: deadman.arm,
     SessionClosed: deadman.session_closed,
+    Tick: admin.tick,
 }
 
 
@@ -110,6 +110,12 @@ class Engine:
         """The rejection ``apply`` would give if it is one that changes nothing and needs
         no journal entry (see ``precheck``); None if the command must be applied."""
         return refuse_early(self.state, envelope, self.last_seq)
+
+    def next_due_ms(self) -> int | None:
+        """The earliest time at which time alone changes the state (an instrument
+        expires), or None: a ``Tick`` at or after it makes that happen."""
+        queue = self.state.expiry_queue
+        return queue[0][0] if queue else None
 
     # --- whole-state operations ----------------------------------------------------
 

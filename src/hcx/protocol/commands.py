@@ -30,6 +30,7 @@ from hcx.engine.commands import (
     SetIndexPrice,
     SetMmp,
     Settle,
+    Tick,
     Withdraw,
 )
 from hcx.engine.numbers import DecimalFormatError, parse_decimal
@@ -192,6 +193,10 @@ def _settle(message: dict[str, Any]) -> Command:
     return Settle(symbol=f.req_string(message, "symbol"), price=f.req_decimal(message, "price"))
 
 
+def _tick(message: dict[str, Any]) -> Command:
+    return Tick()
+
+
 def _set_mmp(message: dict[str, Any]) -> Command:
     enabled = message.get("enabled")
     if not isinstance(enabled, bool):
@@ -227,6 +232,7 @@ ADMIN_COMMANDS: dict[str, Callable[[dict[str, Any]], Command]] = {
     "HaltInstrument": _halt,
     "ResumeInstrument": _resume,
     "Settle": _settle,
+    "Tick": _tick,
 }
 BULK_ITEM_TYPES = ("PlaceOrder", "CancelOrder", "ReplaceOrder")
 COMMAND_PARSERS = {**TRADER_COMMANDS, **ADMIN_COMMANDS}

@@ -4,7 +4,7 @@ Owns when the gateway sequences the engine's protection commands (``hcx.engine.d
 decides what they cancel): ``ArmCancelOnDisconnect`` when a session authenticates with
 ``cancel_on_disconnect: true``, ``SessionClosed`` once after that connection closed
 (including a close for a missed heartbeat) and, at start, for every session the journal
-still has armed (a restart closed them all), and ``DeadlineCheck`` when a ``CancelAfter``
+still has armed (a restart closed them all), and a ``Tick`` when a ``CancelAfter``
 deadline has passed with nothing sequenced. It must never cancel anything itself: every
 cancel is a journaled engine command.
 
@@ -22,7 +22,7 @@ from typing import Any
 import trio
 
 from hcx.engine import Engine
-from hcx.engine.commands import ArmCancelOnDisconnect, Command, DeadlineCheck, SessionClosed
+from hcx.engine.commands import ArmCancelOnDisconnect, Command, SessionClosed, Tick
 from hcx.engine.state import NO_DEADLINE
 from hcx.service.entries import Pending, Submission
 from hcx.service.gateway.services import SessionServices
@@ -114,7 +114,7 @@ def _earliest_deadline(engine: Engine) -> tuple[str, int] | None:
 
 
 async def watch(services: SessionServices) -> None:
-    """Sequence a ``DeadlineCheck`` whenever the earliest ``CancelAfter`` deadline has
+    """Sequence a ``Tick`` whenever the earliest ``CancelAfter`` deadline has
     passed and nothing else was sequenced to apply it."""
     sent: tuple[str, int] | None = None
     while True:
@@ -130,4 +130,4 @@ async def watch(services: SessionServices) -> None:
             continue  # sequenced, not applied yet
         sent = earliest
         wallet, deadline = earliest
-        await _sequence(services, wallet, request_id("deadline", wallet, deadline), DeadlineCheck())
+        await _sequence(services, wallet, request_id("deadline", wallet, deadline), Tick())

@@ -18,6 +18,7 @@ from hcx.durability.journal import MEMORY, Journal
 from hcx.durability.trade_history import TradeHistory
 from hcx.engine import Engine
 from hcx.engine.outputs import Result
+from hcx.protocol.rfq import RfqDesk
 from hcx.service.clock import Clock
 from hcx.service.entries import QueryItem, Submission
 from hcx.service.exchange import Exchange
@@ -25,7 +26,6 @@ from hcx.service.gateway.config import GatewayConfig
 from hcx.service.gateway.fanout import CHANNEL_OF_EVENT, Fanout
 from hcx.service.gateway.keys import KeyStore
 from hcx.service.gateway.limits import AuthThrottle, BucketMap
-from hcx.service.gateway.rfq import RfqDesk
 from hcx.service.metrics import Metrics
 
 T = TypeVar("T")

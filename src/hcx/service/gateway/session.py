@@ -33,13 +33,13 @@ from hcx.protocol.messages import (
     portfolio_message,
     to_wire,
 )
+from hcx.protocol.rfq import instruments_of, leg_symbols, quote_message, request_message
 from hcx.sequencing import Refusal, Reply
 from hcx.service.entries import QueryItem, Submission
 from hcx.service.gateway import disconnect, history
 from hcx.service.gateway.fanout import RFQ_QUOTERS, Fanout, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
-from hcx.service.gateway.rfq import instruments_of, leg_symbols, quote_message, request_message
 from hcx.service.gateway.services import SessionServices
 
 QUERY_TYPES = ("GetOpenOrders", "GetPortfolio", "GetOrder", "GetInstruments")

@@ -1,4 +1,4 @@
-"""Requests for quote: open RFQs and their quotes, in memory, until they expire.
+"""Requests for quote, sans-I/O: open RFQs and their quotes, in memory, until they expire.
 
 RFQs and quotes are not journaled: they commit nobody to anything until the taker sends
 ``AcceptQuote``, which becomes one journaled engine command carrying the quote's terms
