@@ -231,6 +231,10 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
 
 NOT_OUTPUT = {
     ("docs/architecture.md", "WebSocket frame"): "a diagram of the flow of one command",
+    ("docs/architecture.md", "service/gateway/"): "the gateway's modules, one line each",
+    ("docs/architecture.md", "client/"): "the client's modules, one line each",
+    ("docs/web.md", "hcx web page at"): "what `hcx serve --http-port` prints (tests/web checks it)",
+    ("docs/web.md", "content-security-policy:"): "the page's headers (tests/web checks them)",
     ("docs/engine.md", "required ="): "the collateral formula",
     ("docs/protocol.md", "→ {"): "an example session on the wire (ids elided with …)",
 }
