@@ -2,7 +2,9 @@
 
 Exit codes: 0 done, 2 usage or settings, 3 corrupt journal, 4 durability fault (the
 journal could not be written: nothing after the fault was answered), 5 engine fault (a
-bug; the request is remembered and refused after a restart).
+bug; the request is remembered and refused after a restart), 6 the replication stream
+disagrees with the journal (another primary's records), 7 deposed (another primary holds
+the stream or the lease), 8 NATS unreachable at a start that needs it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ EXIT_USAGE = 2
 EXIT_CORRUPT = 3
 EXIT_DURABILITY = 4
 EXIT_ENGINE = 5
+EXIT_STREAM = 6
+EXIT_DEPOSED = 7
+EXIT_UNREACHABLE = 8
+
+
+def _replication_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nats", help="NATS server URL(s), comma-separated (replication)")
+    parser.add_argument("--venue", help="venue name: the stream's and the lease's (default hcx)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--log-json", action="store_true", help="log lines as JSON")
+    _replication_options(serve)
+    serve.add_argument(
+        "--replication",
+        choices=("async", "sync"),
+        help="release before (async) or after (sync) the stream's acknowledgement",
+    )
 
     keys = commands.add_parser("keys", help="manage API keys")
     keys.add_argument("action", choices=("create", "list", "revoke"))
@@ -98,6 +114,7 @@ def serve(args: argparse.Namespace) -> int:
     import trio
 
     from hcx.durability.errors import DurabilityError, JournalCorrupt
+    from hcx.replication.errors import ReplicationFault
     from hcx.sequencing import EngineFault
     from hcx.service.app import configure_logging
     from hcx.service.app import serve as run
@@ -113,10 +130,13 @@ def serve(args: argparse.Namespace) -> int:
         ("tls_cert", "gateway"),
         ("tls_key", "gateway"),
         ("metrics_port", "top"),
+        ("nats", "service"),
+        ("replication", "service"),
+        ("venue", "service"),
     ):
         value = getattr(args, name)
         if value is not None:
-            overrides[section][name] = value
+            overrides[section]["nats_urls" if name == "nats" else name] = value
     try:
         settings = load(args.config, overrides)
     except (SettingsError, OSError) as exc:
@@ -135,6 +155,8 @@ def serve(args: argparse.Namespace) -> int:
     except JournalCorrupt as exc:
         print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
         return EXIT_CORRUPT
+    except ReplicationFault as exc:
+        return replication_exit("hcx serve", exc)
     except DurabilityError as exc:
         print(f"hcx serve: durability fault, stopped: {exc}", file=sys.stderr)
         return EXIT_DURABILITY
@@ -144,6 +166,19 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def replication_exit(who: str, exc: Exception) -> int:
+    from hcx.replication.errors import Deposed, StreamDisagrees, Unreachable
+
+    print(f"{who}: {exc}", file=sys.stderr)
+    if isinstance(exc, StreamDisagrees):
+        return EXIT_STREAM
+    if isinstance(exc, Deposed):
+        return EXIT_DEPOSED
+    if isinstance(exc, Unreachable):
+        return EXIT_UNREACHABLE
+    return EXIT_DURABILITY
 
 
 def keys(args: argparse.Namespace) -> int:

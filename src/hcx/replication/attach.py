@@ -1,0 +1,65 @@
+"""How ``hcx serve`` takes replication on: the replicator, its gate or publisher, its task.
+
+``open_replication`` connects and reconciles before the exchange opens, yields what
+``open_exchange`` needs (a sync gate, or a release-stage publisher for ``async``), runs
+the async publishing task beside the server, and at the end publishes what is left for a
+bounded time. Without ``nats_urls`` it yields nothing to attach. It never sequences,
+commits or releases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+import trio
+
+from hcx.replication.errors import ReplicationFault
+from hcx.replication.gate import SyncGate
+from hcx.replication.primary import Replicator
+from hcx.service.config import ServiceConfig
+from hcx.service.release import Publisher
+from hcx.service.supervisor import Stage
+
+
+@attrs.define
+class Attached:
+    replicator: Replicator | None = None
+    stage: Stage | None = None
+    publishers: list[Publisher] = attrs.Factory(list)
+
+
+def first_fault(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    matched, _ = group.split(ReplicationFault)
+    leaf: BaseException = matched if matched is not None else group
+    while isinstance(leaf, BaseExceptionGroup) and matched is not None:
+        leaf = leaf.exceptions[0]
+    return leaf
+
+
+@asynccontextmanager
+async def open_replication(config: ServiceConfig) -> AsyncIterator[Attached]:
+    if not config.nats_urls:
+        yield Attached()
+        return
+    replicator = Replicator(list(config.nats_urls), config.venue, mode=config.replication)
+    try:
+        await replicator.start(config.db)
+        if config.replication == "sync":
+            yield Attached(replicator, stage=SyncGate(replicator).run)
+            return
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(replicator.run_async)
+                yield Attached(replicator, publishers=[replicator.on_released])
+                await replicator.flush()
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            fault = first_fault(group)
+            if fault is group:
+                raise
+            raise fault from None
+    finally:
+        with trio.CancelScope(shield=True):
+            await replicator.aclose()

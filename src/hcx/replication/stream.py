@@ -1,0 +1,148 @@
+"""The journal stream on JetStream, as asyncio coroutines: connect, publish, read, search.
+
+Every method runs on the ``AsyncioThread``'s loop (nats-py is asyncio). ``publish``
+fences: it states the stream seq it expects last, so a second writer fails with
+``Deposed`` instead of appending. It never decodes records or touches a journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js import api
+
+from hcx.durability.journal import Row
+from hcx.replication import wire
+from hcx.replication.errors import Deposed
+
+log = logging.getLogger("hcx.replication")
+WRONG_LAST_SEQUENCE = 10071
+# Errors that mean "not now" (retry), as opposed to a refusal.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    nats.errors.TimeoutError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    asyncio.TimeoutError,
+    OSError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TRANSIENT):
+        return True
+    return isinstance(exc, nats.js.errors.APIError) and exc.code in (503, 408)
+
+
+class JournalStream:
+    def __init__(self, urls: list[str], venue: str, *, timeout_s: float = 2.0) -> None:
+        self.urls = urls
+        self.venue = venue
+        self.name = wire.stream_name(venue)
+        self.subject = wire.subject(venue)
+        self.timeout_s = timeout_s
+        self.nc: Any = None
+        self.js: Any = None
+
+    async def connect(self) -> None:
+        async def quiet(exc: Exception) -> None:
+            log.debug("nats: %r", exc)
+
+        self.nc = await nats.connect(
+            servers=self.urls,
+            connect_timeout=self.timeout_s,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            error_cb=quiet,
+        )
+        self.js = self.nc.jetstream(timeout=self.timeout_s)
+
+    async def ensure_stream(self, replicas: int = 1) -> None:
+        try:
+            await self.js.stream_info(self.name)
+            return
+        except nats.js.errors.NotFoundError:
+            pass
+        await self.js.add_stream(
+            name=self.name,
+            subjects=[self.subject],
+            storage=api.StorageType.FILE,
+            num_replicas=replicas,
+            duplicate_window=120.0,
+        )
+
+    async def last_stream_seq(self) -> int:
+        info = await self.js.stream_info(self.name)
+        return int(info.state.last_seq)
+
+    async def message(self, stream_seq: int) -> tuple[int, int, bytes]:
+        """(first journal seq, last journal seq, payload) of one message."""
+        raw = await self.js.get_msg(self.name, seq=stream_seq)
+        first, last = wire.seq_range(stream_seq, raw.headers)
+        return first, last, bytes(raw.data or b"")
+
+    async def tail(self) -> tuple[int, list[Row]]:
+        """(last stream seq, rows of the last message); (0, []) for an empty stream."""
+        last = await self.last_stream_seq()
+        if last == 0:
+            return 0, []
+        _, _, data = await self.message(last)
+        return last, wire.decode_rows(last, data)
+
+    async def find(self, journal_seq: int) -> int:
+        """The first stream seq whose message holds a journal seq above ``journal_seq``
+        (one past the end if none): a binary search on the headers."""
+        info = await self.js.stream_info(self.name)
+        low, high = int(info.state.first_seq), int(info.state.last_seq)
+        if info.state.messages == 0:
+            return high + 1
+        answer = high + 1
+        while low <= high:
+            middle = (low + high) // 2
+            raw = await self.js.get_msg(self.name, seq=middle)
+            _, last = wire.seq_range(middle, raw.headers)
+            if last > journal_seq:
+                answer, high = middle, middle - 1
+            else:
+                low = middle + 1
+        return answer
+
+    async def publish(self, rows: list[Row], expected_last: int | None) -> int:
+        """Append one message; its stream seq. ``Deposed`` if another writer appended."""
+        try:
+            ack = await self.js.publish(
+                self.subject, wire.encode_rows(rows), headers=wire.headers(rows, expected_last)
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise Deposed(
+                    f"the stream moved on under this primary (expected last {expected_last}): "
+                    "another primary writes there"
+                ) from None
+            raise
+        return int(ack.seq)
+
+    async def subscribe_from(self, stream_seq: int) -> Any:
+        """A pull subscription delivering messages from ``stream_seq`` on, unacked."""
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=stream_seq,
+            ack_policy=api.AckPolicy.NONE,
+            inactive_threshold=30.0,
+        )
+        return await self.js.pull_subscribe(self.subject, stream=self.name, config=config)
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            try:
+                await asyncio.wait_for(self.nc.drain(), 2)
+            except Exception:
+                await self.nc.close()
