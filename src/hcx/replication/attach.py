@@ -15,9 +15,12 @@ from contextlib import asynccontextmanager
 import attrs
 import trio
 
+from hcx.durability.journal import Journal
 from hcx.replication.errors import ReplicationFault
 from hcx.replication.gate import SyncGate
+from hcx.replication.lease import LEASE_FRESH_MS, Lease, node_id
 from hcx.replication.primary import Replicator
+from hcx.replication.stream import is_transient
 from hcx.service.config import ServiceConfig
 from hcx.service.release import Publisher
 from hcx.service.supervisor import Stage
@@ -46,14 +49,18 @@ async def open_replication(config: ServiceConfig) -> AsyncIterator[Attached]:
     replicator = Replicator(list(config.nats_urls), config.venue, mode=config.replication)
     try:
         await replicator.start(config.db)
-        if config.replication == "sync":
-            yield Attached(replicator, stage=SyncGate(replicator).run)
-            return
+        lease = Lease(replicator.bridge, replicator.stream, journal_node_id(config.db))
+        if replicator.connected:
+            await take_lease(lease, replicator)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(replicator.run_async)
-                yield Attached(replicator, publishers=[replicator.on_released])
-                await replicator.flush()
+                nursery.start_soon(hold_lease, lease, replicator)
+                if config.replication == "sync":
+                    yield Attached(replicator, stage=SyncGate(replicator).run)
+                else:
+                    nursery.start_soon(replicator.run_async)
+                    yield Attached(replicator, publishers=[replicator.on_released])
+                    await replicator.flush()
                 nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             fault = first_fault(group)
@@ -63,3 +70,28 @@ async def open_replication(config: ServiceConfig) -> AsyncIterator[Attached]:
     finally:
         with trio.CancelScope(shield=True):
             await replicator.aclose()
+
+
+def journal_node_id(db: str) -> str:
+    journal = Journal(db)
+    try:
+        return node_id(journal)
+    finally:
+        journal.close()
+
+
+async def take_lease(lease: Lease, replicator: Replicator) -> None:
+    await lease.hold_at_start(LEASE_FRESH_MS)
+    await replicator.fence(lease.holder, lease.revision)
+
+
+async def hold_lease(lease: Lease, replicator: Replicator) -> None:
+    """Renew the lease; in ``async`` mode with NATS away at start, take it first."""
+    while lease.revision == 0:
+        try:
+            await take_lease(lease, replicator)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            await trio.sleep(0.5)
+    await lease.renew_forever()

@@ -58,6 +58,7 @@ class Replicator:
         self._wake = trio.Event()
         self._closed = False
         self._db = ""
+        self._last_row: Row | None = None
 
     # --- start -------------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class Replicator:
                 if mine is None or mine.chain != tail[-1].chain:
                     raise StreamDisagrees(stream_last, "another chain (another primary's history)")
             self.stats.published_seq = stream_last
+            self._last_row = tail[-1] if tail else None
             self.stats.committed_seq = local_last
             missing = [Row(*raw) for raw in journal.scan(stream_last)]
         finally:
@@ -162,7 +164,19 @@ class Replicator:
                     continue
                 raise
             self.stats.published_seq = piece[-1].seq
+            self._last_row = piece[-1]
             self.stats.messages += 1
+
+    async def fence(self, holder: str, revision: int) -> None:
+        """A new lease holder's first message: the last row again, at the stream seq it
+        caught up to. Once it lands, any older primary's next publication is refused."""
+        if self._last_row is None:
+            return
+        send = partial(
+            self.stream.publish, [self._last_row], self.expected_last, f"fence-{holder}-{revision}"
+        )
+        self.expected_last = await self.bridge.call(send)
+        log.info("replication: stream fenced at stream seq %d", self.expected_last)
 
     async def _landed_already(self, piece: list[Row]) -> bool:
         """After a fencing refusal: did an earlier attempt of ours land (its answer lost
@@ -177,6 +191,7 @@ class Replicator:
             return False
         self.expected_last = last_stream_seq
         self.stats.published_seq = last.seq
+        self._last_row = last
         self.stats.messages += 1
         log.info("replication: an earlier attempt landed (up to seq %d)", last.seq)
         if last.seq < piece[-1].seq:

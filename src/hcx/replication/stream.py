@@ -115,11 +115,16 @@ class JournalStream:
                 low = middle + 1
         return answer
 
-    async def publish(self, rows: list[Row], expected_last: int | None) -> int:
-        """Append one message; its stream seq. ``Deposed`` if another writer appended."""
+    async def publish(
+        self, rows: list[Row], expected_last: int | None, msg_id: str | None = None
+    ) -> int:
+        """Append one message; its stream seq. ``Deposed`` if another writer appended.
+        A fence (a new primary's first message) repeats the last row under its own id."""
         try:
             ack = await self.js.publish(
-                self.subject, wire.encode_rows(rows), headers=wire.headers(rows, expected_last)
+                self.subject,
+                wire.encode_rows(rows),
+                headers=wire.headers(rows, expected_last, msg_id),
             )
         except nats.js.errors.APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:

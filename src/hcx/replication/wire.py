@@ -67,11 +67,13 @@ def split(rows: Sequence[Row], limit: int = MAX_MESSAGE_BYTES) -> Iterator[list[
         yield piece
 
 
-def headers(rows: Sequence[Row], expected_last: int | None) -> dict[str, str]:
+def headers(
+    rows: Sequence[Row], expected_last: int | None, msg_id: str | None = None
+) -> dict[str, str]:
     values = {
         FIRST: str(rows[0].seq),
         LAST: str(rows[-1].seq),
-        MSG_ID: f"hcx-{rows[0].seq}-{rows[-1].seq}",
+        MSG_ID: msg_id or f"hcx-{rows[0].seq}-{rows[-1].seq}",
     }
     if expected_last is not None:
         values[EXPECTED_LAST] = str(expected_last)
