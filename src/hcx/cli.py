@@ -52,6 +52,30 @@ def _parser() -> argparse.ArgumentParser:
         help="release before (async) or after (sync) the stream's acknowledgement",
     )
 
+    standby = commands.add_parser(
+        "standby", help="follow a primary's stream, verified, into this journal; take over"
+    )
+    promote = commands.add_parser(
+        "promote", help="take the lease now, apply the rest of the stream, serve as primary"
+    )
+    for sub in (standby, promote):
+        sub.add_argument("--db", required=True, help="the standby's own journal")
+        sub.add_argument("--host", help="listen address once primary (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, help="listen port once primary")
+        sub.add_argument("--config", help="TOML settings file (as hcx serve)")
+        sub.add_argument("--auth", choices=("keys", "none"))
+        sub.add_argument("--metrics-port", type=int)
+        sub.add_argument("--tls-cert")
+        sub.add_argument("--tls-key")
+        sub.add_argument("--log-json", action="store_true")
+        sub.add_argument("--replication", choices=("async", "sync"), help="once primary")
+        _replication_options(sub)
+    standby.add_argument(
+        "--promote-after-ms",
+        type=int,
+        help="take over once the primary's lease has not been renewed for this long",
+    )
+
     keys = commands.add_parser("keys", help="manage API keys")
     keys.add_argument("action", choices=("create", "list", "revoke"))
     keys.add_argument("--db", default="hcx.db")
@@ -85,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "standby", "promote"):
         return serve(args)
     if args.command == "keys":
         return keys(args)
@@ -115,6 +139,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from hcx.durability.errors import DurabilityError, JournalCorrupt
     from hcx.replication.errors import ReplicationFault
+    from hcx.replication.run import run_standby
     from hcx.sequencing import EngineFault
     from hcx.service.app import configure_logging
     from hcx.service.app import serve as run
@@ -134,29 +159,42 @@ def serve(args: argparse.Namespace) -> int:
         ("replication", "service"),
         ("venue", "service"),
     ):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
             overrides[section]["nats_urls" if name == "nats" else name] = value
     try:
         settings = load(args.config, overrides)
     except (SettingsError, OSError) as exc:
-        print(f"hcx serve: {exc}", file=sys.stderr)
+        print(f"hcx {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command != "serve" and not settings.service.nats_urls:
+        print(f"hcx {args.command}: --nats is required", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(args.log_json)
     try:
-        trio.run(
-            lambda: run(
-                settings.service,
-                settings.gateway,
-                metrics_port=settings.metrics_port,
-                early_signals=early_signals,
+        if args.command == "serve":
+            trio.run(
+                lambda: run(
+                    settings.service,
+                    settings.gateway,
+                    metrics_port=settings.metrics_port,
+                    early_signals=early_signals,
+                )
             )
-        )
+        else:
+            trio.run(
+                lambda: run_standby(
+                    settings,
+                    promote_after_ms=getattr(args, "promote_after_ms", None),
+                    promote_now=args.command == "promote",
+                    early_signals=early_signals,
+                )
+            )
     except JournalCorrupt as exc:
-        print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
+        print(f"hcx {args.command}: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
         return EXIT_CORRUPT
     except ReplicationFault as exc:
-        return replication_exit("hcx serve", exc)
+        return replication_exit(f"hcx {args.command}", exc)
     except DurabilityError as exc:
         print(f"hcx serve: durability fault, stopped: {exc}", file=sys.stderr)
         return EXIT_DURABILITY
@@ -169,9 +207,11 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def replication_exit(who: str, exc: Exception) -> int:
-    from hcx.replication.errors import Deposed, StreamDisagrees, Unreachable
+    from hcx.replication.errors import Deposed, Rejected, StreamDisagrees, Unreachable
 
     print(f"{who}: {exc}", file=sys.stderr)
+    if isinstance(exc, Rejected):
+        return EXIT_CORRUPT
     if isinstance(exc, StreamDisagrees):
         return EXIT_STREAM
     if isinstance(exc, Deposed):

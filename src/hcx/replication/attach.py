@@ -16,7 +16,7 @@ import attrs
 import trio
 
 from hcx.durability.journal import Journal
-from hcx.replication.errors import ReplicationFault
+from hcx.replication.errors import unwrap
 from hcx.replication.gate import SyncGate
 from hcx.replication.lease import LEASE_FRESH_MS, Lease, node_id
 from hcx.replication.primary import Replicator
@@ -31,14 +31,6 @@ class Attached:
     replicator: Replicator | None = None
     stage: Stage | None = None
     publishers: list[Publisher] = attrs.Factory(list)
-
-
-def first_fault(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    matched, _ = group.split(ReplicationFault)
-    leaf: BaseException = matched if matched is not None else group
-    while isinstance(leaf, BaseExceptionGroup) and matched is not None:
-        leaf = leaf.exceptions[0]
-    return leaf
 
 
 @asynccontextmanager
@@ -63,7 +55,7 @@ async def open_replication(config: ServiceConfig) -> AsyncIterator[Attached]:
                     await replicator.flush()
                 nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            fault = first_fault(group)
+            fault = unwrap(group)
             if fault is group:
                 raise
             raise fault from None

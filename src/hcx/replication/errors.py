@@ -24,3 +24,23 @@ class Deposed(ReplicationFault):
 
 class Unreachable(ReplicationFault):
     """NATS did not answer within the bounded wait of a start in ``sync`` mode."""
+
+
+class Rejected(ReplicationFault):
+    """A standby found a stream record that does not verify: it stops before writing it."""
+
+    def __init__(self, seq: int, why: str) -> None:
+        super().__init__(f"stream record at seq {seq} rejected: {why}; nothing of it applied")
+        self.seq = seq
+        self.why = why
+
+
+def unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The replication fault inside trio's exception groups, else the group itself."""
+    matched, _ = group.split(ReplicationFault)
+    if matched is None:
+        return group
+    leaf: BaseException = matched
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf

@@ -20,12 +20,14 @@ import attrs
 import nats.errors
 import trio
 
+from hcx.durability.errors import JournalCorrupt
 from hcx.durability.journal import Journal, Row
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import snapshot_dir
 from hcx.durability.verify import RecordVerifier
 from hcx.replication import wire
 from hcx.replication.bridge import AsyncioThread
+from hcx.replication.errors import Rejected
 from hcx.replication.rejoin import set_aside_tail
 from hcx.replication.stream import JournalStream, is_transient
 from hcx.service.config import ServiceConfig
@@ -84,21 +86,14 @@ class Follower:
             recovered.snapshot_seq,
         )
 
-    async def run(self, *, catch_up: bool = False) -> None:
-        """Follow until ``stop`` (or, with ``catch_up``, until the stream's end)."""
-        assert self.snapshotter is not None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self.snapshotter.run)
-            try:
-                await self._follow(catch_up)
-            finally:
-                self.snapshotter.close()
-
-    async def _follow(self, catch_up: bool) -> None:
+    async def follow(self, *, catch_up: bool = False) -> None:
+        """Follow until ``stop`` (or, with ``catch_up``, until the stream's end). Never
+        cancel it: a batch verified and not yet written would leave the engine ahead of
+        the journal. Its snapshotter runs beside it (``snapshotter.run``)."""
         assert self.verifier is not None
         subscription: Any = None
         attempt = 0
-        while not self.stop.is_set():
+        while catch_up or not self.stop.is_set():
             try:
                 if subscription is None:
                     find = partial(self.stream.find, self.verifier.last_seq)
@@ -146,8 +141,13 @@ class Follower:
             for row in wire.decode_rows(stream_seq, message.data):  # type: ignore[attr-defined]
                 if row.seq <= verifier.last_seq:
                     continue  # a fence, or a re-publication after a lost answer
-                # Raises JournalCorrupt naming the seq: nothing of it is written.
-                verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
+                try:
+                    verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
+                except JournalCorrupt as exc:
+                    # The verified rows before it are kept; the standby stops here.
+                    if fresh:
+                        await trio.to_thread.run_sync(journal.append, fresh)
+                    raise Rejected(exc.seq, exc.why) from exc
                 fresh.append(row)
         if not fresh:
             return
