@@ -1,0 +1,57 @@
+"""``hcx.testing.journal_driver`` as a replicated primary: the same seeded stream and
+answer lines, its exchange publishing to JetStream in ``sync`` mode (and holding the
+lease), so a SIGKILL campaign can fail it over to a standby.
+
+``python tests/replication/repl_driver.py --nats URL [journal_driver options]``
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from hcx.replication.attach import open_replication
+from hcx.service.config import ServiceConfig
+from hcx.service.exchange import Exchange
+from hcx.service.supervisor import open_exchange
+from hcx.testing import journal_driver
+
+
+def replicated(url: str, mode: str) -> Any:
+    @asynccontextmanager
+    async def opener(config: ServiceConfig, **kwargs: Any) -> AsyncIterator[Exchange]:
+        config = attrs.evolve(config, nats_urls=(url,), replication=mode)
+        async with (
+            open_replication(config) as replication,
+            open_exchange(
+                config, stage=replication.stage, publishers=replication.publishers, **kwargs
+            ) as exchange,
+        ):
+            yield exchange
+
+    return opener
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    at = args.index("--nats")
+    url = args[at + 1]
+    del args[at : at + 2]
+    mode = "sync"
+    if "--replication" in args:
+        at = args.index("--replication")
+        mode = args[at + 1]
+        del args[at : at + 2]
+    journal_driver.open_exchange = replicated(url, mode)  # type: ignore[assignment]
+    return journal_driver.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
