@@ -1,6 +1,7 @@
 """``hcx.testing.journal_driver`` as a replicated primary: the same seeded stream and
 answer lines, its exchange publishing to JetStream in ``sync`` mode (and holding the
-lease), so a SIGKILL campaign can fail it over to a standby.
+lease), so a SIGKILL campaign can fail it over to a standby. A replication fault exits
+with ``hcx serve``'s code for it (7 when deposed).
 
 ``python tests/replication/repl_driver.py --nats URL [journal_driver options]``
 """
@@ -17,7 +18,9 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from hcx.cli import replication_exit
 from hcx.replication.attach import open_replication
+from hcx.replication.errors import ReplicationFault, unwrap
 from hcx.service.config import ServiceConfig
 from hcx.service.exchange import Exchange
 from hcx.service.supervisor import open_exchange
@@ -50,7 +53,15 @@ def main() -> int:
         mode = args[at + 1]
         del args[at : at + 2]
     journal_driver.open_exchange = replicated(url, mode)  # type: ignore[assignment]
-    return journal_driver.main(args)
+    try:
+        return journal_driver.main(args)
+    except BaseExceptionGroup as group:
+        fault = unwrap(group)
+        if not isinstance(fault, ReplicationFault):
+            raise
+        return replication_exit("repl_driver", fault)
+    except ReplicationFault as fault:
+        return replication_exit("repl_driver", fault)
 
 
 if __name__ == "__main__":
