@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 from typing import Any
 
 import attrs
-import nats.errors
 import trio
 
 from hcx.durability.errors import JournalCorrupt
@@ -45,8 +46,8 @@ class FollowerStats:
     rows: int = 0
     unreachable_since: float | None = None
     outages: int = 0
-    # (primary's ts of a row, wall ms when it was applied here) for the latest batch.
-    lags: list[int] = attrs.Factory(list)
+    # Told each applied batch's per-row lag in ms (wall ms applied - primary's ts).
+    observer: Callable[[list[int]], None] | None = None
 
     @property
     def lag_records(self) -> int:
@@ -93,38 +94,40 @@ class Follower:
         assert self.verifier is not None
         subscription: Any = None
         attempt = 0
-        while catch_up or not self.stop.is_set():
-            try:
-                if subscription is None:
-                    find = partial(self.stream.find, self.verifier.last_seq)
-                    start = await self.bridge.call(find)
-                    subscription = await self.bridge.call(
-                        partial(self.stream.subscribe_from, start)
-                    )
+        try:
+            while catch_up or not self.stop.is_set():
                 try:
+                    if subscription is None:
+                        find = partial(self.stream.find, self.verifier.last_seq)
+                        start = await self.bridge.call(find)
+                        subscription = await self.bridge.call(
+                            partial(self.stream.subscribe_from, start)
+                        )
                     messages = await self.bridge.call(
-                        partial(subscription.fetch, FETCH, timeout=0.2)
+                        partial(self.stream.take, subscription, FETCH, 0.2)
                     )
-                except nats.errors.TimeoutError:
-                    messages = []
-                if not messages:
-                    last = await self.bridge.call(self._stream_end)
-                    self.stats.stream_seq = last
-                    if last <= self.verifier.last_seq:
-                        self.caught_up.set()
-                        if catch_up:
-                            return
-                    continue
-                await self._apply(messages)
-                self._reachable()
-                attempt = 0
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                self._unreachable(exc)
-                subscription = None
-                await trio.sleep(min(1.0, 0.05 * 2**attempt))
-                attempt += 1
+                    if not messages:
+                        last = await self.bridge.call(self._stream_end)
+                        self.stats.stream_seq = last
+                        if last <= self.verifier.last_seq:
+                            self.caught_up.set()
+                            if catch_up:
+                                return
+                        continue
+                    await self._apply(messages)
+                    self._reachable()
+                    attempt = 0
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    self._unreachable(exc)
+                    subscription = None
+                    await trio.sleep(min(1.0, 0.05 * 2**attempt))
+                    attempt += 1
+        finally:
+            if subscription is not None:
+                with suppress(Exception):
+                    await self.bridge.call(subscription.unsubscribe)
 
     async def _stream_end(self) -> int:
         _, tail = await self.stream.tail()
@@ -155,7 +158,8 @@ class Follower:
         now = time.time_ns() // 1_000_000
         for row in fresh:
             snapshotter.due(row.seq, row.chain)
-        self.stats.lags = [now - row.ts for row in fresh]
+        if self.stats.observer is not None:
+            self.stats.observer([now - row.ts for row in fresh])
         self.stats.applied_seq = fresh[-1].seq
         self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
         self.stats.lag_ms = now - fresh[-1].ts

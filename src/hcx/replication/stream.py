@@ -136,14 +136,26 @@ class JournalStream:
         return int(ack.seq)
 
     async def subscribe_from(self, stream_seq: int) -> Any:
-        """A pull subscription delivering messages from ``stream_seq`` on, unacked."""
+        """An ordered push subscription delivering messages from ``stream_seq`` on (a
+        pull's fetch of a batch lingers until the batch fills or times out: lag)."""
         config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=stream_seq,
-            ack_policy=api.AckPolicy.NONE,
-            inactive_threshold=30.0,
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=stream_seq
         )
-        return await self.js.pull_subscribe(self.subject, stream=self.name, config=config)
+        return await self.js.subscribe(
+            self.subject, stream=self.name, config=config, ordered_consumer=True
+        )
+
+    @staticmethod
+    async def take(subscription: Any, limit: int, timeout: float) -> list[Any]:
+        """The next message (waiting up to ``timeout``) and whatever has arrived behind
+        it, up to ``limit``; [] if none came."""
+        try:
+            messages = [await subscription.next_msg(timeout)]
+        except nats.errors.TimeoutError:
+            return []
+        while len(messages) < limit and subscription.pending_msgs > 0:
+            messages.append(await subscription.next_msg(1.0))
+        return messages
 
     async def close(self) -> None:
         # A close, not a drain: every publication was awaited already, and a drain of

@@ -1,0 +1,257 @@
+"""Replication cost and lag: the in-process pipeline without replication, ``async`` and
+``sync``, in one run against one local nats-server (JetStream, ``sync_interval: always``).
+
+1. throughput: durability ``group``, a closed loop submitting the seeded mixed stream of
+   ``engine_bench.build_stream`` in lists of ``--chunk`` with at most ``--window``
+   outstanding, first send to last answer; each mode on a fresh journal and its own
+   venue (stream); printed as commands/s and as a ratio to the run without replication;
+2. lag at half load: ``async`` mode, open loop at half its measured throughput for
+   ``--lag-seconds``, a standby in its own process (this script with ``--standby``)
+   following the stream; per row, (wall ms applied on the standby) - (the primary's
+   sequencing ts): p50/p99/max.
+
+    .venv/bin/python benchmarks/replication_bench.py --seed 1 --commands 60000
+
+Failover time is measured by ``scripts/failover_campaign.py`` (SIGKILL -> promoted standby
+listening).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from engine_bench import build_stream  # type: ignore[import-not-found]  # the sibling script
+from tests.replication.natsd import NatsServer
+
+from hcx.replication.attach import open_replication
+from hcx.replication.standby import follow
+from hcx.service.config import ServiceConfig
+from hcx.service.entries import Reply, Submission
+from hcx.service.supervisor import open_exchange
+
+
+class Tally:
+    __slots__ = ("done", "event", "lat", "wake_at")
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.wake_at = 0
+        self.event = trio.Event()
+
+    def resolve(self, answer: Any) -> None:
+        self.done += 1
+        if self.done >= self.wake_at:
+            self.event.set()
+
+    async def wait_for(self, count: int) -> None:
+        while self.done < count:
+            self.wake_at = count
+            self.event = trio.Event()
+            await self.event.wait()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def run_mode(
+    mode: str, url: str, workdir: Path, stream: Any, chunk: int, window: int
+) -> float:
+    config = ServiceConfig(
+        db=str(workdir / f"{mode}.db"),
+        nats_urls=(url,) if mode != "none" else (),
+        replication="sync" if mode == "sync" else "async",
+        venue=f"bench_{mode}_{workdir.name}",
+    )
+    workdir.mkdir(exist_ok=True)
+    async with (
+        open_replication(config) as replication,
+        open_exchange(config, stage=replication.stage, publishers=replication.publishers) as ex,
+    ):
+        for start in range(0, len(stream.setup), 256):
+            for answer in await ex.submit_many(
+                [
+                    (e.wallet, e.request_id, now_ms(), e.command)
+                    for e in stream.setup[start : start + 256]
+                ]
+            ):
+                assert isinstance(answer, Reply)
+        tally = Tally()
+        commands = stream.commands
+        started = time.perf_counter()
+        sent = 0
+        while sent < len(commands):
+            await tally.wait_for(sent - window + chunk)
+            part = commands[sent : sent + chunk]
+            ts = now_ms()
+            await ex.send([Submission(e.wallet, e.request_id, ts, e.command, tally) for e in part])
+            sent += len(part)
+        await tally.wait_for(len(commands))
+        return len(commands) / (time.perf_counter() - started)
+
+
+async def lag_phase(
+    url: str, workdir: Path, stream: Any, rate: float, seconds: float
+) -> dict[str, Any]:
+    config = ServiceConfig(db=str(workdir / "lag.db"), nats_urls=(url,), venue="bench_lag")
+    out = workdir / "lags.json"
+    standby = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--standby",
+            url,
+            "--db",
+            str(workdir / "lag-standby.db"),
+            "--out",
+            str(out),
+        ]
+    )
+    try:
+        async with (
+            open_replication(config) as replication,
+            open_exchange(config, stage=replication.stage, publishers=replication.publishers) as ex,
+        ):
+            await ex.submit_many(
+                [(e.wallet, e.request_id, now_ms(), e.command) for e in stream.setup]
+            )
+            await trio.sleep(2.0)  # the standby catches up with the setup
+            tally = Tally()
+            commands = stream.commands
+            total = min(len(commands), int(rate * seconds))
+            t0 = trio.current_time()
+            sent = 0
+            while sent < total:
+                due = int((trio.current_time() - t0) * rate) + 1
+                due = min(due, total)
+                if due > sent:
+                    ts = now_ms()
+                    await ex.send(
+                        [
+                            Submission(e.wallet, e.request_id, ts, e.command, tally)
+                            for e in commands[sent:due]
+                        ]
+                    )
+                    sent = due
+                await trio.sleep(0.001)
+            await tally.wait_for(total)
+            await trio.sleep(2.0)
+    finally:
+        standby.send_signal(signal.SIGTERM)
+        standby.wait(60)
+    lags = sorted(json.loads(out.read_text()))
+    lags = lags[len(stream.setup) :] if len(lags) > len(stream.setup) else lags
+
+    def pct(p: float) -> int:
+        return lags[min(len(lags) - 1, int(p * len(lags)))] if lags else -1
+
+    return {
+        "rows": len(lags),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "max_ms": lags[-1] if lags else -1,
+    }
+
+
+def standby_main(url: str, db: str, out: str) -> int:
+    lags: list[int] = []
+    stop = trio.Event()
+
+    async def run() -> None:
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def on_signal() -> None:
+                    async for _ in signals:
+                        stop.set()
+                        return
+
+                nursery.start_soon(on_signal)
+
+                def started(follower: Any) -> None:
+                    follower.stats.observer = lags.extend
+
+                await follow(
+                    ServiceConfig(db=db, nats_urls=(url,), venue="bench_lag"),
+                    stop=stop,
+                    on_follower=started,
+                )
+                nursery.cancel_scope.cancel()
+
+    trio.run(run)
+    Path(out).write_text(json.dumps(lags))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--commands", type=int, default=60_000)
+    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--window", type=int, default=2_048)
+    parser.add_argument("--lag-seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--standby", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.standby:
+        return standby_main(args.standby, args.db, args.out)
+    workdir = Path(tempfile.mkdtemp(prefix="hcx-repl-bench-"))
+    server = NatsServer(workdir / "nats")
+    server.start()
+    try:
+        stream = build_stream(args.seed, args.commands, 1_000, 20)
+        figures: dict[str, float] = {}
+        # Interleaved rounds, the best of each mode: the machine's other load moves.
+        for round_ in range(args.rounds):
+            for mode in ("none", "async", "sync"):
+                rate = trio.run(
+                    run_mode,
+                    f"{mode}",
+                    server.url,
+                    workdir / f"r{round_}",
+                    stream,
+                    args.chunk,
+                    args.window,
+                )
+                figures[mode] = max(figures.get(mode, 0.0), rate)
+                print(f"round {round_} {mode:5s}: {rate:9,.0f} commands/s", flush=True)
+        for mode in ("none", "async", "sync"):
+            print(f"throughput {mode:5s}: {figures[mode]:9,.0f} commands/s (best)")
+        for mode, goal in (("async", 0.9), ("sync", 0.7)):
+            ratio = figures[mode] / figures["none"]
+            verdict = "PASS" if ratio >= goal else "MISS"
+            print(f"ratio {mode}/none: {ratio:.2f} (goal >= {goal}) {verdict}")
+        lag_stream = build_stream(args.seed + 1, args.commands, 1_000, 20)
+        lag = trio.run(
+            lag_phase, server.url, workdir, lag_stream, figures["async"] / 2, args.lag_seconds
+        )
+        verdict = "PASS" if 0 <= lag["p99_ms"] <= 50 else "MISS"
+        print(
+            f"lag commit->standby applied at {figures['async'] / 2:,.0f}/s: rows {lag['rows']}, "
+            f"p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms (goal <= 50) {verdict}, "
+            f"max {lag['max_ms']} ms"
+        )
+    finally:
+        server.stop()
+    print(f"load average: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
