@@ -26,6 +26,7 @@ from hcx.durability.journal import Journal, Row
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import snapshot_dir
 from hcx.durability.verify import RecordVerifier
+from hcx.engine import Output
 from hcx.replication import wire
 from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import Rejected
@@ -65,6 +66,8 @@ class Follower:
         self.snapshotter: Snapshotter | None = None
         self.stop = trio.Event()
         self.caught_up = trio.Event()
+        # Told each applied batch once it is in the journal (the read-only gateway).
+        self.publishers: list[Callable[[list[Row], list[Output]], None]] = []
 
     async def open(self) -> None:
         """Set aside a tail the stream lacks, then recover from own snapshot and journal."""
@@ -139,25 +142,29 @@ class Follower:
         snapshotter = self.snapshotter
         assert verifier is not None and journal is not None and snapshotter is not None
         fresh: list[Row] = []
+        outputs: list[Output] = []
         for message in messages:
             stream_seq = message.metadata.sequence.stream  # type: ignore[attr-defined]
             for row in wire.decode_rows(stream_seq, message.data):  # type: ignore[attr-defined]
                 if row.seq <= verifier.last_seq:
                     continue  # a fence, or a re-publication after a lost answer
                 try:
-                    verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
+                    output = verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
                 except JournalCorrupt as exc:
                     # The verified rows before it are kept; the standby stops here.
                     if fresh:
                         await trio.to_thread.run_sync(journal.append, fresh)
                     raise Rejected(exc.seq, exc.why) from exc
                 fresh.append(row)
+                outputs.append(output)
         if not fresh:
             return
         await trio.to_thread.run_sync(journal.append, fresh)
         now = time.time_ns() // 1_000_000
         for row in fresh:
             snapshotter.due(row.seq, row.chain)
+        for publish in self.publishers:
+            publish(fresh, outputs)
         if self.stats.observer is not None:
             self.stats.observer([now - row.ts for row in fresh])
         self.stats.applied_seq = fresh[-1].seq

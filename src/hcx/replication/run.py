@@ -1,7 +1,8 @@
 """The ``hcx standby`` / ``hcx promote`` process: follow, report lag, then maybe serve.
 
-It follows (``standby.follow``) with SIGINT/SIGTERM stopping it cleanly and its lag
-gauges on ``metrics_port``; once promoted, that metrics endpoint is closed and
+It follows (``standby.follow``) with SIGINT/SIGTERM stopping it cleanly, its lag gauges
+on ``metrics_port`` and a read-only gateway on ``--port`` (``replica``); once promoted,
+the gateway is closed, that metrics endpoint is closed and
 ``hcx serve`` runs on the same journal and settings (its own metrics, the gateway on
 ``--port``). It never sequences a command before promotion.
 """
@@ -18,6 +19,7 @@ from prometheus_client import start_http_server
 
 from hcx.replication.follower import Follower
 from hcx.replication.metrics import sample_replication
+from hcx.replication.replica import ReplicaExchange, serve_replica
 from hcx.replication.standby import follow
 from hcx.service.app import serve
 from hcx.service.metrics import Metrics
@@ -43,6 +45,8 @@ async def run_standby(
             def started(follower: Follower) -> None:
                 nonlocal server
                 nursery.start_soon(sample_replication, follower, metrics)
+                replica = ReplicaExchange(settings.service, follower)
+                nursery.start_soon(serve_replica, settings.gateway, replica, metrics)
                 if settings.metrics_port is not None:
                     server, _ = start_http_server(
                         settings.metrics_port, settings.gateway.host, metrics.registry

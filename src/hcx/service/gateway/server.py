@@ -54,6 +54,8 @@ class Gateway:
     ) -> None:
         self.config = config
         self.exchange = exchange
+        # A standby's gateway (``hcx.replication.replica``): commands are refused.
+        self.read_only: bool = getattr(exchange, "read_only", False)
         self.metrics = metrics
         self.clock = clock
         self.fanout = Fanout(config.recent_orders_kept)

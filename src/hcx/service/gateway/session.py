@@ -27,6 +27,7 @@ from hcx.protocol.commands import (
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.messages import levels, to_wire
 from hcx.service.entries import QueryItem, Refusal, Reply, Submission
+from hcx.service.gateway import read_only
 from hcx.service.gateway.fanout import PRIVATE_CHANNELS, PUBLIC_CHANNELS, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
@@ -99,6 +100,8 @@ class Session:
             self.error(exc, msg_id, _request_id_of(message))
 
     async def _dispatch(self, kind: str, message: dict[str, Any], msg_id: Any) -> None:
+        if self.gateway.read_only:
+            read_only.refuse(kind)
         if kind in TRADER_COMMANDS or kind in ADMIN_COMMANDS:
             await self._command(message, msg_id)
         elif kind == "BulkOrders":
