@@ -55,14 +55,21 @@ class JournalStream:
         async def quiet(exc: Exception) -> None:
             log.debug("nats: %r", exc)
 
-        self.nc = await nats.connect(
-            servers=self.urls,
-            connect_timeout=self.timeout_s,
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.2,
-            error_cb=quiet,
-        )
+        # Bounded: with unlimited reconnects nats-py retries a first connect forever.
+        try:
+            self.nc = await asyncio.wait_for(
+                nats.connect(
+                    servers=self.urls,
+                    connect_timeout=self.timeout_s,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.2,
+                    error_cb=quiet,
+                ),
+                2 * self.timeout_s,
+            )
+        except asyncio.TimeoutError:
+            raise nats.errors.NoServersError() from None
         self.js = self.nc.jetstream(timeout=self.timeout_s)
 
     async def ensure_stream(self, replicas: int = 1) -> None:
