@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 
 from hcx.cli import EXIT_DEPOSED
 from hcx.durability.journal import Journal
-from hcx.testing.crash import judge_journal
+from hcx.testing.crash import DriverRun, judge_journal
 from tests.replication.failover import LIMIT_S, FailoverCampaign, wait_for_text
 from tests.replication.natsd import NatsServer
 from tests.replication.streamread import journal_rows, stream_rows
@@ -114,3 +115,38 @@ def journal_last(db: str) -> int:
         return 0
     finally:
         journal.close()
+
+
+def test_hcx_promote_takes_over_a_dead_primarys_stream(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """No standby ran: ``hcx promote`` on a fresh journal applies the whole stream, takes
+    the lease and serves; the next primary run on it re-answers every request as stored."""
+    campaign = FailoverCampaign(nats_server.url, tmp_path, count=3_000)
+    primary = campaign.spawn_primary("primary")
+    assert primary.wait_for_new_execution(LIMIT_S), primary.stderr()
+    time.sleep(0.3)
+    primary.kill(whole_group=True)
+    assert campaign.campaign is not None
+    campaign.campaign.take_lines(primary.lines, primary.cycle, primary.name)
+    promote = DriverRun.start(
+        "promote",
+        0,
+        [
+            sys.executable, "-m", "hcx.cli", "promote", "--db", campaign.standby,
+            "--nats", nats_server.url, "--port", "0", "--auth", "none",
+        ],
+        tmp_path,
+    )  # fmt: skip
+    try:
+        assert wait_for_text(promote, "hcx listening on", LIMIT_S), promote.stderr()
+    finally:
+        promote.process.send_signal(signal.SIGTERM)
+        if not promote.wait_for_exit(LIMIT_S):
+            promote.kill()
+    assert promote.process.returncode == 0, promote.stderr()
+    assert stream_rows(nats_server.url) == journal_rows(campaign.standby)
+    assert judge_journal(campaign.standby, campaign.campaign.answers, campaign.problems)
+    campaign.primary, campaign.standby = campaign.standby, campaign.primary
+    campaign.final()
+    assert not campaign.problems, "\n".join(campaign.problems[:20])
