@@ -70,13 +70,19 @@ def now_ms() -> int:
 
 
 async def run_mode(
-    mode: str, url: str, workdir: Path, stream: Any, chunk: int, window: int
+    mode: str,
+    url: str,
+    workdir: Path,
+    stream: Any,
+    chunk: int,
+    window: int,
+    venue: str | None = None,
 ) -> float:
     config = ServiceConfig(
         db=str(workdir / f"{mode}.db"),
         nats_urls=(url,) if mode != "none" else (),
         replication="sync" if mode == "sync" else "async",
-        venue=f"bench_{mode}_{workdir.name}",
+        venue=venue or f"bench_{mode}_{workdir.name}",
     )
     workdir.mkdir(exist_ok=True)
     async with (
@@ -177,6 +183,84 @@ async def lag_phase(
     }
 
 
+def subscribers_main(url: str, symbols: list[str], count: int, out: str) -> int:
+    """``count`` connections to a standby's read-only gateway, each subscribed to one
+    book, reading until SIGTERM; writes how many messages they got."""
+    import asyncio
+
+    import websockets
+
+    received = [0]
+
+    async def one(index: int, stop: asyncio.Event) -> None:
+        async with websockets.connect(url, max_size=None) as ws:
+            await ws.send(json.dumps({"type": "Authenticate", "id": 1, "wallet": f"s{index}"}))
+            symbol = symbols[index % len(symbols)]
+            message = {"type": "Subscribe", "id": 2, "channel": "book", "symbol": symbol}
+            await ws.send(json.dumps(message))
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                received[0] += 1
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        tasks = [asyncio.create_task(one(i, stop)) for i in range(count)]
+        Path(out + ".ready").write_text("ready")
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    Path(out).write_text(json.dumps(received[0]))
+    return 0
+
+
+async def fanout_phase(
+    url: str, workdir: Path, stream: Any, subscribers: int, chunk: int, window: int
+) -> float:
+    """The primary's throughput (``async``) with a standby serving ``subscribers`` book
+    subscribers."""
+    venue = f"bench_subs{subscribers}"
+    work = workdir / venue
+    work.mkdir(parents=True)
+    standby = subprocess.Popen(
+        [
+            sys.executable, "-m", "hcx.cli", "standby", "--db", str(work / "standby.db"),
+            "--nats", url, "--venue", venue, "--port", "0", "--auth", "none",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    clients = None
+    try:
+        line = ""
+        while "read-only on" not in line:
+            line = standby.stdout.readline() if standby.stdout else ""
+            if not line and standby.poll() is not None:
+                raise RuntimeError("the standby did not start")
+        gateway = line.split()[-1]
+        if subscribers:
+            symbols = [listing.symbol for listing in stream.listings]
+            out = str(work / "received.json")
+            clients = subprocess.Popen(
+                [
+                    sys.executable, __file__, "--subscribers-of", gateway,
+                    "--symbols", ",".join(symbols), "--count", str(subscribers), "--out", out,
+                ]
+            )  # fmt: skip
+            while not Path(out + ".ready").exists():
+                await trio.sleep(0.05)
+            await trio.sleep(1.0)
+        return await run_mode("async", url, work, stream, chunk, window, venue=venue)
+    finally:
+        for process in (clients, standby):
+            if process is not None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
+
+
 def standby_last(db: Path) -> int:
     if not db.exists():
         return 0
@@ -233,12 +317,20 @@ def main() -> int:
     parser.add_argument(
         "--lag-rate", type=float, help="commands/s of the lag phase (default: half of async)"
     )
+    parser.add_argument(
+        "--subscribers", type=int, default=200, help="book subscribers on a standby (0: skip)"
+    )
     parser.add_argument("--standby", help=argparse.SUPPRESS)
+    parser.add_argument("--subscribers-of", help=argparse.SUPPRESS)
+    parser.add_argument("--symbols", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.standby:
         return standby_main(args.standby, args.db, args.out)
+    if args.subscribers_of:
+        return subscribers_main(args.subscribers_of, args.symbols.split(","), args.count, args.out)
     workdir = Path(tempfile.mkdtemp(prefix="hcx-repl-bench-"))
     server = NatsServer(workdir / "nats")
     server.start()
@@ -265,15 +357,34 @@ def main() -> int:
             ratio = figures[mode] / figures["none"]
             verdict = "PASS" if ratio >= goal else "MISS"
             print(f"ratio {mode}/none: {ratio:.2f} (goal >= {goal}) {verdict}")
-        lag_stream = build_stream(args.seed + 1, args.commands, 1_000, 20)
-        lag_rate = args.lag_rate or (figures["async"] / 2 if figures else 1_000.0)
-        lag = trio.run(lag_phase, server.url, workdir, lag_stream, lag_rate, args.lag_seconds)
-        verdict = "PASS" if 0 <= lag["p99_ms"] <= 50 else "MISS"
-        print(
-            f"lag commit->standby applied at {lag_rate:,.0f}/s: rows {lag['rows']}, "
-            f"p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms (goal <= 50) {verdict}, "
-            f"max {lag['max_ms']} ms"
-        )
+        if args.lag_seconds > 0:
+            lag_stream = build_stream(args.seed + 1, args.commands, 1_000, 20)
+            lag_rate = args.lag_rate or (figures["async"] / 2 if figures else 1_000.0)
+            lag = trio.run(lag_phase, server.url, workdir, lag_stream, lag_rate, args.lag_seconds)
+            verdict = "PASS" if 0 <= lag["p99_ms"] <= 50 else "MISS"
+            print(
+                f"lag commit->standby applied at {lag_rate:,.0f}/s: rows {lag['rows']}, "
+                f"p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms (goal <= 50) {verdict}, "
+                f"max {lag['max_ms']} ms"
+            )
+        if args.subscribers:
+            rates = {}
+            for round_ in range(args.rounds or 1):
+                for subs in (0, args.subscribers):
+                    rate = trio.run(
+                        fanout_phase, server.url, workdir / f"f{round_}", stream, subs,
+                        args.chunk, args.window,
+                    )  # fmt: skip
+                    rates[subs] = max(rates.get(subs, 0.0), rate)
+                    print(
+                        f"round {round_} primary with standby + {subs} subscribers: {rate:,.0f}/s"
+                    )
+            cost = 1 - rates[args.subscribers] / rates[0]
+            verdict = "PASS" if cost <= 0.05 else "MISS"
+            print(
+                f"{args.subscribers} book subscribers on a standby cost the primary "
+                f"{cost:.1%} (goal <= 5%) {verdict}"
+            )
     finally:
         server.stop()
     print(f"load average: {os.getloadavg()[0]:.2f}")
