@@ -80,6 +80,10 @@ async def take_lease(lease: Lease, replicator: Replicator) -> None:
 async def hold_lease(lease: Lease, replicator: Replicator) -> None:
     """Renew the lease; in ``async`` mode with NATS away at start, take it first."""
     while lease.revision == 0:
+        if not replicator.connected:
+            # Reconciled first, so the fence goes after the stream's real end.
+            await trio.sleep(0.2)
+            continue
         try:
             await take_lease(lease, replicator)
         except Exception as exc:

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from functools import partial
+from pathlib import Path
 
 import attrs
 import trio
@@ -94,7 +95,8 @@ class Replicator:
         await self.bridge.call(stream.ensure_stream)
         last_stream_seq, tail = await self.bridge.call(stream.tail)
         self.expected_last = last_stream_seq
-        journal = Journal(db)
+        # Read-only once it exists: while serving, this is a second connection.
+        journal = Journal(db, readonly=Path(db).exists())
         try:
             local_last, _ = journal.last()
             stream_last = tail[-1].seq if tail else 0

@@ -17,6 +17,7 @@ from typing import Any
 import trio
 from prometheus_client import start_http_server
 
+from hcx.replication.errors import unwrap
 from hcx.replication.follower import Follower
 from hcx.replication.metrics import sample_replication
 from hcx.replication.replica import ReplicaExchange, serve_replica
@@ -37,38 +38,59 @@ async def run_standby(
 ) -> None:
     stop = trio.Event()
     metrics = Metrics()
-    server: Any = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_wait_for_signal, signals, early_signals, stop)
-
-            def started(follower: Follower) -> None:
-                nonlocal server
-                nursery.start_soon(sample_replication, follower, metrics)
-                replica = ReplicaExchange(settings.service, follower)
-                nursery.start_soon(serve_replica, settings.gateway, replica, metrics)
-                if settings.metrics_port is not None:
-                    server, _ = start_http_server(
-                        settings.metrics_port, settings.gateway.host, metrics.registry
-                    )
-                print(f"hcx standby following at seq {follower.stats.applied_seq}", flush=True)
-
-            try:
-                promoted = await follow(
-                    settings.service,
-                    promote_after_ms=promote_after_ms,
-                    promote_now=promote_now,
-                    stop=stop,
-                    on_follower=started,
-                )
-            finally:
-                if server is not None:
-                    server.shutdown()
-                    server.server_close()
-            nursery.cancel_scope.cancel()
+        try:
+            promoted = await _follow(
+                settings, promote_after_ms, promote_now, stop, signals, early_signals, metrics
+            )
+        except BaseExceptionGroup as group:
+            fault = unwrap(group)
+            if fault is group:
+                raise
+            raise fault from None
     if promoted and not stop.is_set():
         print("hcx standby promoted: serving as primary", flush=True)
         await serve(settings.service, settings.gateway, metrics_port=settings.metrics_port)
+
+
+async def _follow(
+    settings: Settings,
+    promote_after_ms: int | None,
+    promote_now: bool,
+    stop: trio.Event,
+    signals: AsyncIterator[int],
+    early_signals: Sequence[int],
+    metrics: Metrics,
+) -> bool:
+    server: Any = None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_wait_for_signal, signals, early_signals, stop)
+
+        def started(follower: Follower) -> None:
+            nonlocal server
+            nursery.start_soon(sample_replication, follower, metrics)
+            replica = ReplicaExchange(settings.service, follower)
+            nursery.start_soon(serve_replica, settings.gateway, replica, metrics)
+            if settings.metrics_port is not None:
+                server, _ = start_http_server(
+                    settings.metrics_port, settings.gateway.host, metrics.registry
+                )
+            print(f"hcx standby following at seq {follower.stats.applied_seq}", flush=True)
+
+        try:
+            promoted = await follow(
+                settings.service,
+                promote_after_ms=promote_after_ms,
+                promote_now=promote_now,
+                stop=stop,
+                on_follower=started,
+            )
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        nursery.cancel_scope.cancel()
+    return promoted
 
 
 async def _wait_for_signal(

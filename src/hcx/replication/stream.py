@@ -68,7 +68,7 @@ class JournalStream:
                 ),
                 2 * self.timeout_s,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise nats.errors.NoServersError() from None
         self.js = self.nc.jetstream(timeout=self.timeout_s)
 
