@@ -222,7 +222,7 @@ async def fanout_phase(
 ) -> float:
     """The primary's throughput (``async``) with a standby serving ``subscribers`` book
     subscribers."""
-    venue = f"bench_subs{subscribers}"
+    venue = f"bench_subs{subscribers}_{workdir.name}"
     work = workdir / venue
     work.mkdir(parents=True)
     standby = subprocess.Popen(
