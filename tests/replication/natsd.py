@@ -30,16 +30,18 @@ def free_port() -> int:
 
 
 class NatsServer:
-    def __init__(self, workdir: Path, *, sync_always: bool = True) -> None:
+    def __init__(
+        self, workdir: Path, *, sync_always: bool = True, cluster: str = "", port: int = 0
+    ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.store = workdir / "jetstream"
         self.config = workdir / "nats.conf"
         sync = "\n  sync_interval: always" if sync_always else ""
         self.config.write_text(
             f'listen: "127.0.0.1:{self.port}"\n'
-            f'jetstream {{\n  store_dir: "{self.store}"{sync}\n}}\n'
+            f'jetstream {{\n  store_dir: "{self.store}"{sync}\n}}\n{cluster}'
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -72,3 +74,34 @@ class NatsServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+class NatsCluster:
+    """Three JetStream nodes clustered on 127.0.0.1 (routes between them), each with its
+    own store; any node may be stopped and started again."""
+
+    def __init__(self, workdir: Path) -> None:
+        routes = [free_port() for _ in range(3)]
+        self.nodes: list[NatsServer] = []
+        for index in range(3):
+            others = ", ".join(
+                f'"nats-route://127.0.0.1:{port}"' for i, port in enumerate(routes) if i != index
+            )
+            cluster = (
+                f'server_name: "n{index}"\n'
+                f'cluster {{\n  name: "hcx"\n  listen: "127.0.0.1:{routes[index]}"\n'
+                f"  routes: [{others}]\n}}\n"
+            )
+            self.nodes.append(NatsServer(workdir / f"n{index}", cluster=cluster))
+
+    @property
+    def urls(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -27,10 +27,10 @@ from hcx.service.supervisor import open_exchange
 from hcx.testing import journal_driver
 
 
-def replicated(url: str, mode: str) -> Any:
+def replicated(url: str, mode: str, replicas: int) -> Any:
     @asynccontextmanager
     async def opener(config: ServiceConfig, **kwargs: Any) -> AsyncIterator[Exchange]:
-        config = attrs.evolve(config, nats_urls=(url,), replication=mode)
+        config = attrs.evolve(config, nats_urls=url, replication=mode, nats_replicas=replicas)
         async with (
             open_replication(config) as replication,
             open_exchange(
@@ -52,7 +52,12 @@ def main() -> int:
         at = args.index("--replication")
         mode = args[at + 1]
         del args[at : at + 2]
-    journal_driver.open_exchange = replicated(url, mode)  # type: ignore[assignment]
+    replicas = 1
+    if "--replicas" in args:
+        at = args.index("--replicas")
+        replicas = int(args[at + 1])
+        del args[at : at + 2]
+    journal_driver.open_exchange = replicated(url, mode, replicas)  # type: ignore[assignment]
     try:
         return journal_driver.main(args)
     except BaseExceptionGroup as group:

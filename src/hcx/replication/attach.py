@@ -38,7 +38,12 @@ async def open_replication(config: ServiceConfig) -> AsyncIterator[Attached]:
     if not config.nats_urls:
         yield Attached()
         return
-    replicator = Replicator(list(config.nats_urls), config.venue, mode=config.replication)
+    replicator = Replicator(
+        list(config.nats_urls),
+        config.venue,
+        mode=config.replication,
+        replicas=config.nats_replicas,
+    )
     try:
         await replicator.start(config.db)
         lease = Lease(replicator.bridge, replicator.stream, journal_node_id(config.db))

@@ -56,7 +56,9 @@ class Lease:
             try:
                 self.kv = await js.key_value(bucket)
             except nats.js.errors.BucketNotFoundError:
-                self.kv = await js.create_key_value(bucket=bucket, history=1)
+                self.kv = await js.create_key_value(
+                    bucket=bucket, history=1, replicas=self.stream.replicas
+                )
         return self.kv
 
     async def _read(self) -> tuple[int, str | None]:
@@ -105,11 +107,16 @@ class Lease:
             raise Deposed("another node took the lease at the same moment")
 
     async def renew_forever(self, renew_s: float = 0.2) -> None:
-        """Renew until refused (``Deposed``); an unreachable NATS is retried."""
+        """Renew until refused (``Deposed``); an unreachable NATS is retried (and said
+        once per outage)."""
+        failing = False
         while True:
             await trio.sleep(renew_s)
             try:
                 self.revision = await self.bridge.call(lambda: self._write(self.revision))
+                if failing:
+                    log.warning("replication: lease renewed again (revision %d)", self.revision)
+                failing = False
             except (nats.js.errors.KeyWrongLastSequenceError, nats.js.errors.BadRequestError):
                 revision, holder = await self.read()
                 if holder == self.holder:
@@ -120,4 +127,6 @@ class Lease:
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                log.warning("replication: lease renewal failed (%r); retrying", exc)
+                if not failing:
+                    log.warning("replication: lease renewal failed (%r); retrying", exc)
+                failing = True

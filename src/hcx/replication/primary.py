@@ -46,10 +46,16 @@ class ReplicationStats:
 
 class Replicator:
     def __init__(
-        self, urls: list[str], venue: str, *, mode: str, connect_wait_s: float = 10.0
+        self,
+        urls: list[str],
+        venue: str,
+        *,
+        mode: str,
+        connect_wait_s: float = 10.0,
+        replicas: int = 1,
     ) -> None:
         self.bridge = AsyncioThread()
-        self.stream = JournalStream(urls, venue)
+        self.stream = JournalStream(urls, venue, replicas=replicas)
         self.mode = mode
         self.connect_wait_s = connect_wait_s
         self.expected_last = 0

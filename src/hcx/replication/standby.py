@@ -52,7 +52,7 @@ async def follow(
     """Follow until ``stop`` (False) or a promotion (True: the lease is this journal's
     and its journal holds the whole stream, closed, ready for ``hcx serve``)."""
     bridge = AsyncioThread("hcx-standby-nats")
-    stream = JournalStream(list(config.nats_urls), config.venue)
+    stream = JournalStream(list(config.nats_urls), config.venue, replicas=config.nats_replicas)
     follower: Follower | None = None
     clean = False
     try:

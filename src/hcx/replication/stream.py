@@ -42,8 +42,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class JournalStream:
-    def __init__(self, urls: list[str], venue: str, *, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, urls: list[str], venue: str, *, timeout_s: float = 2.0, replicas: int = 1
+    ) -> None:
         self.urls = urls
+        self.replicas = replicas
         self.venue = venue
         self.name = wire.stream_name(venue)
         self.subject = wire.subject(venue)
@@ -72,7 +75,7 @@ class JournalStream:
             raise nats.errors.NoServersError() from None
         self.js = self.nc.jetstream(timeout=self.timeout_s)
 
-    async def ensure_stream(self, replicas: int = 1) -> None:
+    async def ensure_stream(self) -> None:
         try:
             await self.js.stream_info(self.name)
             return
@@ -82,7 +85,7 @@ class JournalStream:
             name=self.name,
             subjects=[self.subject],
             storage=api.StorageType.FILE,
-            num_replicas=replicas,
+            num_replicas=self.replicas,
             duplicate_window=120.0,
         )
 

@@ -44,3 +44,6 @@ class ServiceConfig:
     nats_urls: tuple[str, ...] = attrs.field(default=(), converter=_urls)
     replication: ReplicationMode = "async"
     venue: str = "hcx"
+    # Replicas of the stream and the lease bucket when this node creates them (3 on a
+    # 3-node NATS cluster: a node may be lost).
+    nats_replicas: int = 1
