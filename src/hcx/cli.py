@@ -2,7 +2,9 @@
 
 Exit codes: 0 done, 2 usage or settings, 3 corrupt journal, 4 durability fault (the
 journal could not be written: nothing after the fault was answered), 5 engine fault (a
-bug; the request is remembered and refused after a restart).
+bug; the request is remembered and refused after a restart), 6 the replication stream
+disagrees with the journal (another primary's records), 7 deposed (another primary holds
+the stream or the lease), 8 NATS unreachable at a start that needs it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ EXIT_USAGE = 2
 EXIT_CORRUPT = 3
 EXIT_DURABILITY = 4
 EXIT_ENGINE = 5
+EXIT_STREAM = 6
+EXIT_DEPOSED = 7
+EXIT_UNREACHABLE = 8
+
+
+def _replication_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nats", help="NATS server URL(s), comma-separated (replication)")
+    parser.add_argument("--venue", help="venue name: the stream's and the lease's (default hcx)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +50,36 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert")
     serve.add_argument("--tls-key")
     serve.add_argument("--log-json", action="store_true", help="log lines as JSON")
+    _replication_options(serve)
+    serve.add_argument(
+        "--replication",
+        choices=("async", "sync"),
+        help="release before (async) or after (sync) the stream's acknowledgement",
+    )
+
+    standby = commands.add_parser(
+        "standby", help="follow a primary's stream, verified, into this journal; take over"
+    )
+    promote = commands.add_parser(
+        "promote", help="take the lease now, apply the rest of the stream, serve as primary"
+    )
+    for sub in (standby, promote):
+        sub.add_argument("--db", required=True, help="the standby's own journal")
+        sub.add_argument("--host", help="listen address once primary (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, help="listen port once primary")
+        sub.add_argument("--config", help="TOML settings file (as hcx serve)")
+        sub.add_argument("--auth", choices=("keys", "none"))
+        sub.add_argument("--metrics-port", type=int)
+        sub.add_argument("--tls-cert")
+        sub.add_argument("--tls-key")
+        sub.add_argument("--log-json", action="store_true")
+        sub.add_argument("--replication", choices=("async", "sync"), help="once primary")
+        _replication_options(sub)
+    standby.add_argument(
+        "--promote-after-ms",
+        type=int,
+        help="take over once the primary's lease has not been renewed for this long",
+    )
 
     keys = commands.add_parser("keys", help="manage API keys")
     actions = keys.add_subparsers(dest="action", required=True, metavar="{create,list,revoke}")
@@ -103,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "serve":
+    if args.command in ("serve", "standby", "promote"):
         return serve(args)
     if args.command == "keys":
         return keys(args)
@@ -172,6 +212,8 @@ def serve(args: argparse.Namespace) -> int:
     import trio
 
     from hcx.durability.errors import DurabilityError, JournalCorrupt
+    from hcx.replication.errors import ReplicationFault
+    from hcx.replication.run import run_standby
     from hcx.sequencing import EngineFault
     from hcx.service.app import configure_logging
     from hcx.service.app import serve as run
@@ -188,32 +230,53 @@ def serve(args: argparse.Namespace) -> int:
         ("tls_key", "gateway"),
         ("metrics_port", "top"),
         ("http_port", "top"),
+        ("nats", "service"),
+        ("replication", "service"),
+        ("venue", "service"),
     ):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
-            overrides[section][name] = value
+            overrides[section]["nats_urls" if name == "nats" else name] = value
     try:
         settings = load(args.config, overrides)
     except (SettingsError, OSError) as exc:
-        print(f"hcx serve: {exc}", file=sys.stderr)
+        print(f"hcx {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command != "serve" and not settings.service.nats_urls:
+        print(f"hcx {args.command}: --nats is required", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(args.log_json)
     try:
-        listened = _listened(
-            "serve",
-            lambda: trio.run(
-                lambda: run(
-                    settings.service,
-                    settings.gateway,
-                    metrics_port=settings.metrics_port,
-                    http_port=settings.http_port,
-                    early_signals=early_signals,
-                )
-            ),
-        )
+        if args.command == "serve":
+            listened = _listened(
+                "serve",
+                lambda: trio.run(
+                    lambda: run(
+                        settings.service,
+                        settings.gateway,
+                        metrics_port=settings.metrics_port,
+                        http_port=settings.http_port,
+                        early_signals=early_signals,
+                    )
+                ),
+            )
+        else:
+            listened = _listened(
+                args.command,
+                lambda: trio.run(
+                    lambda: run_standby(
+                        settings,
+                        promote_after_ms=getattr(args, "promote_after_ms", None),
+                        promote_now=args.command == "promote",
+                        early_signals=early_signals,
+                    )
+                ),
+            )
     except JournalCorrupt as exc:
-        print(f"hcx serve: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
+        print(f"hcx {args.command}: journal corrupt at seq {exc.seq}: {exc.why}", file=sys.stderr)
         return EXIT_CORRUPT
+    except ReplicationFault as exc:
+        return replication_exit(f"hcx {args.command}", exc)
     except DurabilityError as exc:
         print(f"hcx serve: durability fault, stopped: {exc}", file=sys.stderr)
         return EXIT_DURABILITY
@@ -223,6 +286,21 @@ def serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     return 0 if listened else EXIT_USAGE
+
+
+def replication_exit(who: str, exc: Exception) -> int:
+    from hcx.replication.errors import Deposed, Rejected, StreamDisagrees, Unreachable
+
+    print(f"{who}: {exc}", file=sys.stderr)
+    if isinstance(exc, Rejected):
+        return EXIT_CORRUPT
+    if isinstance(exc, StreamDisagrees):
+        return EXIT_STREAM
+    if isinstance(exc, Deposed):
+        return EXIT_DEPOSED
+    if isinstance(exc, Unreachable):
+        return EXIT_UNREACHABLE
+    return EXIT_DURABILITY
 
 
 def keys(args: argparse.Namespace) -> int:

@@ -20,7 +20,8 @@ from typing import Any
 import attrs
 
 from hcx.engine import EngineConfig
-from hcx.service.config import DURABILITY_MODES, ServiceConfig
+from hcx.replication.wire import check_venue
+from hcx.service.config import DURABILITY_MODES, REPLICATION_MODES, ServiceConfig
 from hcx.service.gateway.config import GatewayConfig
 
 
@@ -59,6 +60,14 @@ def load(path: str | None, overrides: dict[str, dict[str, Any]]) -> Settings:
     service = _build(ServiceConfig, {**service_values, "engine": engine}, "service")
     if service.durability not in DURABILITY_MODES:
         raise SettingsError(f"durability must be one of {', '.join(DURABILITY_MODES)}")
+    if service.replication not in REPLICATION_MODES:
+        raise SettingsError(f"replication must be one of {', '.join(REPLICATION_MODES)}")
+    try:
+        check_venue(service.venue)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    if service.nats_urls and service.durability == "memory":
+        raise SettingsError("nats_urls: replication needs a journal (durability memory has none)")
     gateway = _build(
         GatewayConfig, {**data.get("gateway", {}), **overrides.get("gateway", {})}, "gateway"
     )

@@ -92,6 +92,14 @@ class Journal:
             first = rows[0][0] if rows else None
             raise DurabilityError(f"commit of batch from seq {first} failed: {exc!r}") from exc
 
+    def truncate_after(self, seq: int) -> int:
+        """Remove every record after ``seq`` (a rejoining standby's tail, copied aside
+        first by its caller); returns how many."""
+        with self.connection:
+            self.connection.execute("DELETE FROM journal WHERE seq > ?", (seq,))
+            removed = int(self.connection.changes())
+        return removed
+
     def set_meta(self, key: str, value: bytes) -> None:
         with self.connection:
             self.connection.execute(

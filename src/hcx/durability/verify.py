@@ -16,7 +16,7 @@ import cbor2
 
 from hcx.durability.errors import JournalCorrupt
 from hcx.durability.records import chain_next, crc_of, decode_for_replay, reproduces
-from hcx.engine import Engine
+from hcx.engine import Engine, Output
 
 
 class RecordVerifier:
@@ -32,8 +32,9 @@ class RecordVerifier:
         self.last_seq = last_seq
         self.expected_digests = expected_digests or {}
 
-    def verify(self, seq: object, ts: object, blob: object, crc: object, chain: object) -> None:
-        """Apply the row's command if the row checks out; else raise ``JournalCorrupt``.
+    def verify(self, seq: object, ts: object, blob: object, crc: object, chain: object) -> Output:
+        """Apply the row's command if the row checks out and return its output (a
+        standby publishes it to its read-only subscribers); else raise ``JournalCorrupt``.
         Fields come as stored (a damaged row may hold anything)."""
         expected_seq = self.last_seq + 1
         if seq != expected_seq:
@@ -59,3 +60,4 @@ class RecordVerifier:
             raise JournalCorrupt(expected_seq, "state digest differs from the snapshot taken here")
         self.chain = next_chain
         self.last_seq = expected_seq
+        return output

@@ -20,6 +20,8 @@ import attrs
 import trio
 
 from hcx import gc_policy
+from hcx.replication.attach import open_replication
+from hcx.replication.metrics import sample_replication
 from hcx.service.clock import Clock, WallClock
 from hcx.service.config import ServiceConfig
 from hcx.service.exchange import Exchange
@@ -113,7 +115,15 @@ async def _serve(
     clock = clock or WallClock()
     metrics = Metrics()
     metrics_port, http_port = ports
-    async with open_exchange(service, clock=clock) as exchange:
+    async with (
+        open_replication(service) as replication,
+        open_exchange(
+            service,
+            clock=clock,
+            stage=replication.stage,
+            publishers=replication.publishers,
+        ) as exchange,
+    ):
         # After recovery: the recovered state is frozen out of the collector's walks.
         with gc_policy.tuned():
             recovered = exchange.recovered
@@ -148,6 +158,10 @@ async def _serve(
                             on_ready(running)
                         task_status.started(running)
                         listening.start_soon(_sample_queues, exchange, gateway, metrics)
+                        if replication.replicator is not None:
+                            listening.start_soon(
+                                sample_replication, replication.replicator, metrics
+                            )
                         if signals is not None:
                             listening.start_soon(
                                 _wait_for_signal, signals, early_signals, running.stop

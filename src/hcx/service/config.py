@@ -10,6 +10,14 @@ from hcx.engine import EngineConfig
 
 DurabilityMode = Literal["group", "sync", "memory"]
 DURABILITY_MODES: tuple[DurabilityMode, ...] = ("group", "sync", "memory")
+ReplicationMode = Literal["async", "sync"]
+REPLICATION_MODES: tuple[ReplicationMode, ...] = ("async", "sync")
+
+
+def _urls(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return tuple(str(url).strip() for url in value if str(url).strip())  # type: ignore[attr-defined]
 
 
 @attrs.frozen
@@ -32,3 +40,10 @@ class ServiceConfig:
     snapshot_every: int = 100_000
     snapshots_kept: int = 2
     checkpoint_interval_s: float = 0.25
+    # Replication (docs/replication.md): off while ``nats_urls`` is empty.
+    nats_urls: tuple[str, ...] = attrs.field(default=(), converter=_urls)
+    replication: ReplicationMode = "async"
+    venue: str = "hcx"
+    # Replicas of the stream and the lease bucket when this node creates them (3 on a
+    # 3-node NATS cluster: a node may be lost).
+    nats_replicas: int = 1

@@ -40,6 +40,8 @@ class Exchange:
     writer: GroupCommitWriter
     releaser: Releaser
     _requests: trio.MemorySendChannel[list[Submission | QueryItem]]
+    # A primary's: commands are sequenced (a standby's replica refuses them).
+    read_only = False
 
     async def submit(
         self, wallet: str, request_id: str, client_ts: int, command: Command

@@ -10,7 +10,7 @@ the error leaves the context as itself. It wires; it never sequences or commits 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -33,6 +33,11 @@ from hcx.service.release import Publisher, Releaser
 from hcx.service.sequencer import Sequencer
 from hcx.service.snapshotter import Snapshotter
 
+Stage = Callable[
+    [trio.MemoryReceiveChannel[list[Entry]], trio.MemorySendChannel[list[Entry]]],
+    Awaitable[None],
+]
+
 
 def _unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The fault that ended the nursery, out of trio's exception group."""
@@ -54,7 +59,10 @@ async def open_exchange(
     publishers: Sequence[Publisher] = (),
     vfs: str | None = None,
     commit_hook: Callable[[Sequence[Row]], None] | None = None,
+    stage: Stage | None = None,
 ) -> AsyncIterator[Exchange]:
+    """``stage``, if given, sits between the writer and the release stage (replication's
+    sync gate): it forwards committed batches, in order, when they may be released."""
     config = config or ServiceConfig()
     clock = clock or WallClock()
     in_memory = config.durability == "memory"
@@ -98,13 +106,18 @@ async def open_exchange(
         writer = GroupCommitWriter(
             journal, journal_rx, committed_tx, max_batch=config.max_batch, commit=commit_hook
         )
-        releaser = Releaser(committed_rx, step.last_seq, step.settle, list(publishers))
+        release_rx = committed_rx
+        if stage is not None:
+            gated_tx, release_rx = trio.open_memory_channel[list[Entry]](config.release_capacity)
+        releaser = Releaser(release_rx, step.last_seq, step.settle, list(publishers))
         exchange = Exchange(config, clock, recovered, sequencer, writer, releaser, requests_tx)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(sequencer.run)
                 nursery.start_soon(writer.run)
                 nursery.start_soon(releaser.run)
+                if stage is not None:
+                    nursery.start_soon(stage, committed_rx, gated_tx)
                 # The helpers' scopes exist before their tasks first run, so the drain
                 # below cancels them even if the exchange is closed at once.
                 aux: list[trio.CancelScope] = []

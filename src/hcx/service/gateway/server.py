@@ -75,7 +75,8 @@ class Gateway:
     ) -> None:
         """Accept connections until cancelled; connections live in ``handlers``, so
         cancelling the listener stops new connections without dropping open ones."""
-        await disconnect.close_stale(self.services)
+        if not self.services.read_only:
+            await disconnect.close_stale(self.services)
         async with trio.open_nursery() as nursery:
             server = await nursery.start(
                 partial(
@@ -90,7 +91,8 @@ class Gateway:
                 )
             )
             self._server = server
-            nursery.start_soon(disconnect.watch, self.services)
+            if not self.services.read_only:
+                nursery.start_soon(disconnect.watch, self.services)
             task_status.started(server)
 
     @property

@@ -39,6 +39,8 @@ class SessionServices:
         self.metrics = metrics
         self.clock = clock
         self._exchange = exchange
+        # A standby's gateway (``hcx.replication.replica``): commands are refused.
+        self.read_only = exchange.read_only
         self.fanout = Fanout(config.recent_orders_kept)
         self.rfq = RfqDesk(config.rfq_ttl_ms)
         exchange.add_publisher(self.fanout.publish)

@@ -36,7 +36,7 @@ from hcx.protocol.messages import (
 from hcx.protocol.rfq import instruments_of, leg_symbols, quote_message, request_message
 from hcx.sequencing import Refusal, Reply
 from hcx.service.entries import QueryItem, Submission
-from hcx.service.gateway import disconnect, history
+from hcx.service.gateway import disconnect, history, read_only
 from hcx.service.gateway.fanout import RFQ_QUOTERS, Fanout, Subscription
 from hcx.service.gateway.limits import TokenBucket
 from hcx.service.gateway.outbound import Outbound
@@ -113,6 +113,8 @@ class Session:
             self.error(exc, msg_id, _request_id_of(message))
 
     async def _dispatch(self, kind: str, message: dict[str, Any], msg_id: Any) -> None:
+        if self.services.read_only:
+            read_only.refuse(kind)
         if kind in TRADER_COMMANDS or kind in ADMIN_COMMANDS:
             await self._command(message, msg_id)
         elif kind == "BulkOrders":

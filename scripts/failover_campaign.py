@@ -1,0 +1,82 @@
+"""A long failover campaign: a replicated primary SIGKILLed again and again under load.
+
+    .venv/bin/python scripts/failover_campaign.py --cycles 200 --seed 7
+
+Starts a nats-server (JetStream, ``sync_interval: always``) on 127.0.0.1 in a temporary
+directory and runs ``tests/replication/failover.py``'s campaign: each cycle SIGKILLs the
+``sync``-mode primary at a random moment, the standby promotes itself
+(``--promote-after-ms``), and the promoted journal is judged against every answer given
+so far; then the roles swap. A last run answers the whole stream once. Prints:
+
+    failover campaign: N failovers, R replies checked, lost=0, duplicated=0, digest ok
+    takeover (SIGKILL -> promoted standby listening): p50 X s, max Y s
+
+and exits 1 (with the first problems on stderr) if any promise was broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.replication.failover import FailoverCampaign
+from tests.replication.natsd import NatsServer
+
+from hcx.testing.crash import ProblemCounts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--promote-after-ms", type=int, default=1_000)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="hcx-failover-"))
+    server = NatsServer(workdir / "nats")
+    server.start()
+    try:
+        campaign = FailoverCampaign(
+            server.url, workdir, seed=args.seed, promote_after_ms=args.promote_after_ms
+        )
+        rng = random.Random(args.seed)
+        for cycle in range(args.cycles):
+            campaign.cycle(rng)
+            if args.verbose:
+                print(
+                    f"cycle {cycle}: takeover {campaign.takeover_s[-1]:.2f}s, "
+                    f"{len(campaign.problems)} problems",
+                    file=sys.stderr,
+                )
+        campaign.final()
+        if campaign.replay_verify(campaign.primary) != 0:
+            campaign.problems.append("hcx replay --verify failed on the last primary's journal")
+    finally:
+        server.stop()
+    assert campaign.campaign is not None
+    counts = ProblemCounts.of(campaign.problems)
+    print(
+        f"failover campaign: {campaign.failovers} failovers, "
+        f"{campaign.campaign.replies_checked} replies checked, {counts.tail(money=True)}"
+    )
+    times = sorted(campaign.takeover_s)
+    if times:
+        print(
+            f"takeover (SIGKILL -> promoted standby listening): "
+            f"p50 {statistics.median(times):.2f} s, max {times[-1]:.2f} s"
+        )
+    print(f"workdir: {workdir}")
+    if campaign.problems:
+        print("\n".join(campaign.problems[:20]), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

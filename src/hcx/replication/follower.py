@@ -1,0 +1,194 @@
+"""The standby's follower: the stream's rows, verified one by one, into its own journal.
+
+From its own last seq it reads the stream in order, checks each row with
+``RecordVerifier`` exactly as ``hcx replay --verify`` does (contiguity, CRC, chain, the
+re-applied command reproducing the record), and appends the verified rows to its own
+journal in one transaction per fetched batch; it snapshots on its own. A row that fails
+stops it (``JournalCorrupt`` naming the seq) before anything of it is written. It
+reports its lag, and on ``catch_up`` returns once it holds the whole stream. It never
+sequences commands or publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from functools import partial
+from typing import Any
+
+import attrs
+import trio
+
+from hcx.durability.errors import JournalCorrupt
+from hcx.durability.journal import Journal, Row
+from hcx.durability.replay import recover
+from hcx.durability.snapshots import snapshot_dir
+from hcx.durability.verify import RecordVerifier
+from hcx.engine import Output
+from hcx.replication import wire
+from hcx.replication.bridge import AsyncioThread
+from hcx.replication.errors import Rejected
+from hcx.replication.rejoin import set_aside_tail
+from hcx.replication.stream import JournalStream, is_transient
+from hcx.service.config import ServiceConfig
+from hcx.service.snapshotter import Snapshotter
+
+log = logging.getLogger("hcx.replication")
+FETCH = 512
+
+
+@attrs.define
+class FollowerStats:
+    applied_seq: int = 0
+    stream_seq: int = 0
+    lag_ms: int = 0
+    rows: int = 0
+    unreachable_since: float | None = None
+    outages: int = 0
+    # Told each applied batch's per-row lag in ms (wall ms applied - primary's ts).
+    observer: Callable[[list[int]], None] | None = None
+
+    @property
+    def lag_records(self) -> int:
+        return max(0, self.stream_seq - self.applied_seq)
+
+
+class Follower:
+    def __init__(self, config: ServiceConfig, bridge: AsyncioThread, stream: JournalStream) -> None:
+        self.config = config
+        self.bridge = bridge
+        self.stream = stream
+        self.stats = FollowerStats()
+        self.journal: Journal | None = None
+        self.verifier: RecordVerifier | None = None
+        self.snapshotter: Snapshotter | None = None
+        self.stop = trio.Event()
+        self.caught_up = trio.Event()
+        # Told each applied batch once it is in the journal (the read-only gateway).
+        self.publishers: list[Callable[[list[Row], list[Output]], None]] = []
+
+    async def open(self) -> None:
+        """Set aside a tail the stream lacks, then recover from own snapshot and journal."""
+        db = self.config.db
+        self.journal = journal = Journal(db)
+        await set_aside_tail(db, journal, self.bridge, self.stream)
+        recovered = recover(journal, snapshot_dir(db), self.config.engine)
+        self.verifier = RecordVerifier(recovered.engine, recovered.chain, recovered.last_seq)
+        self.stats.applied_seq = recovered.last_seq
+        self.snapshotter = Snapshotter(
+            recovered.engine,
+            snapshot_dir(db),
+            self.config.snapshot_every,
+            self.config.snapshots_kept,
+        )
+        log.info(
+            "standby: journal at seq %d (%d replayed after snapshot %d)",
+            recovered.last_seq,
+            recovered.replayed,
+            recovered.snapshot_seq,
+        )
+
+    async def follow(self, *, catch_up: bool = False) -> None:
+        """Follow until ``stop`` (or, with ``catch_up``, until the stream's end). Never
+        cancel it: a batch verified and not yet written would leave the engine ahead of
+        the journal. Its snapshotter runs beside it (``snapshotter.run``)."""
+        assert self.verifier is not None
+        subscription: Any = None
+        attempt = 0
+        try:
+            while catch_up or not self.stop.is_set():
+                try:
+                    if subscription is None:
+                        find = partial(self.stream.find, self.verifier.last_seq)
+                        start = await self.bridge.call(find)
+                        subscription = await self.bridge.call(
+                            partial(self.stream.subscribe_from, start)
+                        )
+                    messages = await self.bridge.call(
+                        partial(self.stream.take, subscription, FETCH, 0.2)
+                    )
+                    if not messages:
+                        last = await self.bridge.call(self._stream_end)
+                        self.stats.stream_seq = last
+                        if last <= self.verifier.last_seq:
+                            self.caught_up.set()
+                            if catch_up:
+                                return
+                        continue
+                    await self._apply(messages)
+                    self._reachable()
+                    attempt = 0
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    self._unreachable(exc)
+                    subscription = None
+                    await trio.sleep(min(1.0, 0.05 * 2**attempt))
+                    attempt += 1
+        finally:
+            if subscription is not None:
+                with suppress(Exception):
+                    await self.bridge.call(subscription.unsubscribe)
+
+    async def _stream_end(self) -> int:
+        _, tail = await self.stream.tail()
+        return tail[-1].seq if tail else 0
+
+    async def _apply(self, messages: list[object]) -> None:
+        verifier = self.verifier
+        journal = self.journal
+        snapshotter = self.snapshotter
+        assert verifier is not None and journal is not None and snapshotter is not None
+        fresh: list[Row] = []
+        outputs: list[Output] = []
+        for message in messages:
+            stream_seq = message.metadata.sequence.stream  # type: ignore[attr-defined]
+            for row in wire.decode_rows(stream_seq, message.data):  # type: ignore[attr-defined]
+                if row.seq <= verifier.last_seq:
+                    continue  # a fence, or a re-publication after a lost answer
+                try:
+                    output = verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
+                except JournalCorrupt as exc:
+                    # The verified rows before it are kept; the standby stops here.
+                    if fresh:
+                        await trio.to_thread.run_sync(journal.append, fresh)
+                    raise Rejected(exc.seq, exc.why) from exc
+                fresh.append(row)
+                outputs.append(output)
+        if not fresh:
+            return
+        await trio.to_thread.run_sync(journal.append, fresh)
+        now = time.time_ns() // 1_000_000
+        for row in fresh:
+            snapshotter.due(row.seq, row.chain)
+        for publish in self.publishers:
+            publish(fresh, outputs)
+        if self.stats.observer is not None:
+            self.stats.observer([now - row.ts for row in fresh])
+        self.stats.applied_seq = fresh[-1].seq
+        self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
+        self.stats.lag_ms = now - fresh[-1].ts
+        self.stats.rows += len(fresh)
+
+    def _unreachable(self, exc: BaseException) -> None:
+        if self.stats.unreachable_since is None:
+            self.stats.unreachable_since = time.monotonic()
+            self.stats.outages += 1
+            log.warning("standby: NATS unreachable (%r); retrying", exc)
+
+    def _reachable(self) -> None:
+        if self.stats.unreachable_since is not None:
+            self.stats.unreachable_since = None
+            log.warning("standby: NATS answers again; at seq %d", self.stats.applied_seq)
+
+    def close(self, *, final_snapshot: bool = True) -> None:
+        if self.journal is None:
+            return
+        verifier = self.verifier
+        snapshotter = self.snapshotter
+        if final_snapshot and verifier is not None and snapshotter is not None:
+            snapshotter.final(verifier.chain)
+        self.journal.close()
+        self.journal = None

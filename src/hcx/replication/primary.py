@@ -1,0 +1,263 @@
+"""The primary's side of replication: reconcile at start, then publish committed batches.
+
+``Replicator.start`` connects, makes sure the stream exists and holds the journal against
+it: it republishes what the stream lacks, and refuses (``StreamDisagrees``, naming the
+seq) a stream that holds records this journal does not or another chain. ``publish``
+sends rows in order, fenced by the stream seq it expects last, and retries while NATS is
+unreachable (saying so in logs and counters) until it succeeds or is fenced off
+(``Deposed``). ``async`` mode feeds it from the release stage (``on_released``); ``sync``
+mode runs it in the gate (``hcx.replication.gate``). It never sequences or commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from functools import partial
+from pathlib import Path
+
+import attrs
+import trio
+
+from hcx.durability.journal import Journal, Row
+from hcx.replication import wire
+from hcx.replication.bridge import AsyncioThread
+from hcx.replication.errors import Deposed, StreamDisagrees, Unreachable
+from hcx.replication.stream import JournalStream, is_transient
+from hcx.service.entries import JournalEntry
+
+log = logging.getLogger("hcx.replication")
+RETRY_S = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+@attrs.define
+class ReplicationStats:
+    published_seq: int = 0
+    committed_seq: int = 0
+    messages: int = 0
+    unreachable_since: float | None = None
+    outages: int = 0
+
+    @property
+    def lag_records(self) -> int:
+        return max(0, self.committed_seq - self.published_seq)
+
+
+class Replicator:
+    def __init__(
+        self,
+        urls: list[str],
+        venue: str,
+        *,
+        mode: str,
+        connect_wait_s: float = 10.0,
+        replicas: int = 1,
+    ) -> None:
+        self.bridge = AsyncioThread()
+        self.stream = JournalStream(urls, venue, replicas=replicas)
+        self.mode = mode
+        self.connect_wait_s = connect_wait_s
+        self.expected_last = 0
+        self.stats = ReplicationStats()
+        self.connected = False
+        self._pending: deque[Row] = deque()
+        self._wake = trio.Event()
+        self._closed = False
+        self._db = ""
+        self._last_row: Row | None = None
+
+    # --- start -------------------------------------------------------------------
+
+    async def start(self, db: str) -> None:
+        """Connect and reconcile; in ``async`` mode an unreachable NATS is left to
+        ``run_async``, which reconciles once it answers."""
+        self._db = db
+        deadline = time.monotonic() + self.connect_wait_s
+        while True:
+            try:
+                await self._connect_and_reconcile(db)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if self.mode == "async":
+                    log.warning(
+                        "replication: NATS unreachable at start (%r); publishing later", exc
+                    )
+                    self._note_unreachable()
+                    return
+                if time.monotonic() > deadline:
+                    raise Unreachable(
+                        f"NATS at {','.join(self.stream.urls)} did not answer within "
+                        f"{self.connect_wait_s:.0f}s ({exc!r})"
+                    ) from None
+                await trio.sleep(0.2)
+
+    async def _connect_and_reconcile(self, db: str) -> None:
+        stream = self.stream
+        if stream.nc is None:
+            await self.bridge.call(stream.connect)
+        await self.bridge.call(stream.ensure_stream)
+        last_stream_seq, tail = await self.bridge.call(stream.tail)
+        self.expected_last = last_stream_seq
+        # Read-only once it exists: while serving, this is a second connection.
+        journal = Journal(db, readonly=Path(db).exists())
+        try:
+            local_last, _ = journal.last()
+            stream_last = tail[-1].seq if tail else 0
+            if stream_last > local_last:
+                raise StreamDisagrees(
+                    local_last + 1,
+                    f"the stream holds records up to {stream_last} this journal lacks",
+                )
+            if tail:
+                mine = journal.read(stream_last)
+                if mine is None or mine.chain != tail[-1].chain:
+                    raise StreamDisagrees(stream_last, "another chain (another primary's history)")
+            self.stats.published_seq = stream_last
+            self._last_row = tail[-1] if tail else None
+            self.stats.committed_seq = local_last
+            missing = [Row(*raw) for raw in journal.scan(stream_last)]
+        finally:
+            journal.close()
+        if missing:
+            log.info(
+                "replication: republishing %d records from seq %d", len(missing), missing[0].seq
+            )
+            await self._publish_now(missing)
+        self.connected = True
+        self._note_reachable()
+        log.info(
+            "replication: stream %s at seq %d, journal at %d (%s)",
+            stream.name,
+            self.stats.published_seq,
+            self.stats.committed_seq,
+            self.mode,
+        )
+
+    # --- publishing --------------------------------------------------------------
+
+    async def publish(self, rows: list[Row]) -> None:
+        """Publish ``rows`` (in order, after everything before them); retry while NATS
+        is unreachable; ``Deposed`` if fenced off."""
+        self.stats.committed_seq = max(self.stats.committed_seq, rows[-1].seq)
+        attempt = 0
+        while True:
+            try:
+                if not self.connected:
+                    await self._connect_and_reconcile(self._db)
+                    rows = [row for row in rows if row.seq > self.stats.published_seq]
+                    if not rows:
+                        return
+                await self._publish_now(rows)
+                self._note_reachable()
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self._note_unreachable(exc)
+                await trio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
+                attempt += 1
+
+    async def _publish_now(self, rows: list[Row]) -> None:
+        for piece in wire.split(rows):
+            if piece[-1].seq <= self.stats.published_seq:
+                continue
+            send = partial(self.stream.publish, piece, self.expected_last)
+            try:
+                self.expected_last = await self.bridge.call(send)
+            except Deposed:
+                if await self._landed_already(piece):
+                    continue
+                raise
+            self.stats.published_seq = piece[-1].seq
+            self._last_row = piece[-1]
+            self.stats.messages += 1
+
+    async def fence(self, holder: str, revision: int) -> None:
+        """A new lease holder's first message: the last row again, at the stream seq it
+        caught up to. Once it lands, any older primary's next publication is refused."""
+        if self._last_row is None:
+            return
+        send = partial(
+            self.stream.publish, [self._last_row], self.expected_last, f"fence-{holder}-{revision}"
+        )
+        self.expected_last = await self.bridge.call(send)
+        log.info("replication: stream fenced at stream seq %d", self.expected_last)
+
+    async def _landed_already(self, piece: list[Row]) -> bool:
+        """After a fencing refusal: did an earlier attempt of ours land (its answer lost
+        in an outage, the client's buffer flushed on reconnect)? Then the stream's last
+        row is one of ``piece``, chain and all, and we go on after it."""
+        last_stream_seq, tail = await self.bridge.call(self.stream.tail)
+        if not tail:
+            return False
+        last = tail[-1]
+        mine = {row.seq: row for row in piece}.get(last.seq)
+        if mine is None or mine.chain != last.chain or last.seq <= self.stats.published_seq:
+            return False
+        self.expected_last = last_stream_seq
+        self.stats.published_seq = last.seq
+        self._last_row = last
+        self.stats.messages += 1
+        log.info("replication: an earlier attempt landed (up to seq %d)", last.seq)
+        if last.seq < piece[-1].seq:
+            await self._publish_now([row for row in piece if row.seq > last.seq])
+        return True
+
+    def _note_unreachable(self, exc: BaseException | None = None) -> None:
+        if self.stats.unreachable_since is None:
+            self.stats.unreachable_since = time.monotonic()
+            self.stats.outages += 1
+            log.warning(
+                "replication: NATS unreachable (%r): %d records committed and not yet published%s",
+                exc,
+                self.stats.lag_records,
+                "; nothing is released until it answers" if self.mode == "sync" else "",
+            )
+
+    def _note_reachable(self) -> None:
+        since = self.stats.unreachable_since
+        if since is not None:
+            self.stats.unreachable_since = None
+            log.warning(
+                "replication: NATS answers again after %.1fs; published up to seq %d",
+                time.monotonic() - since,
+                self.stats.published_seq,
+            )
+
+    # --- async mode ----------------------------------------------------------------
+
+    def on_released(self, entries: list[JournalEntry]) -> None:
+        """A release-stage publisher: hand rows to ``run_async`` (never waits)."""
+        self._pending.extend(entry.row for entry in entries)
+        self.stats.committed_seq = entries[-1].seq
+        self._wake.set()
+
+    async def run_async(self) -> None:
+        """Publish what was released, one message per accumulated batch, until closed."""
+        while True:
+            if not self._pending:
+                if self._closed:
+                    return
+                await self._wake.wait()
+                self._wake = trio.Event()
+                continue
+            rows = list(self._pending)
+            self._pending.clear()
+            await self.publish(rows)
+
+    async def flush(self, limit_s: float = 5.0) -> None:
+        """Let ``run_async`` publish what is pending (at shutdown), for at most
+        ``limit_s``."""
+        self._closed = True
+        self._wake.set()
+        with trio.move_on_after(limit_s):
+            while self._pending or self.stats.lag_records:
+                await trio.sleep(0.01)
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(3):
+            await self.bridge.call(self.stream.close)
+        self.bridge.close()

@@ -1,0 +1,171 @@
+"""A failover campaign: a replicated primary (``repl_driver``) SIGKILLed under load, a
+standby (``hcx standby --promote-after-ms``) that takes over, and the journal judged.
+
+Each cycle kills the primary at a random moment after it executed new requests; the
+standby must promote itself (its ``hcx serve`` prints its listening line), is then
+stopped, and its journal is judged with ``judge_journal`` against every answer any
+primary printed: none lost, none executed twice, money conserved, full replay with every
+snapshot digest verified. The next cycle swaps roles: the driver runs as primary on the
+promoted journal (re-sending the whole stream, so every earlier answer must come back
+as stored), and the old primary rejoins as the standby (its unacknowledged tail set
+aside). Shared by the default test and ``scripts/failover_campaign.py``.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import attrs
+
+from hcx.testing.crash import Campaign, DriverRun
+
+DRIVER = str(Path(__file__).with_name("repl_driver.py"))
+LIMIT_S = 60.0
+
+
+@attrs.define
+class FailoverCampaign:
+    nats_url: str
+    workdir: Path
+    seed: int = 20261204
+    count: int = 4_000
+    promote_after_ms: int = 1_000
+    primary: str = ""
+    standby: str = ""
+    failovers: int = 0
+    takeover_s: list[float] = attrs.Factory(list)
+    campaign: Campaign | None = None
+
+    def __attrs_post_init__(self) -> None:
+        self.primary = str(self.workdir / "a.db")
+        self.standby = str(self.workdir / "b.db")
+        self.campaign = Campaign(
+            db=self.standby, seed=self.seed, count=self.count, workdir=self.workdir
+        )
+
+    @property
+    def problems(self) -> list[str]:
+        assert self.campaign is not None
+        return self.campaign.problems
+
+    def spawn_primary(self, name: str) -> DriverRun:
+        assert self.campaign is not None
+        self.campaign.cycles += 1
+        command = [
+            sys.executable,
+            DRIVER,
+            "--nats",
+            self.nats_url,
+            "--db",
+            self.primary,
+            "--seed",
+            str(self.seed),
+            "--count",
+            str(self.count),
+            "--concurrency",
+            "4",
+            "--snapshot-every",
+            "500",
+        ]
+        return DriverRun.start(name, self.campaign.cycles, command, self.workdir)
+
+    def spawn_standby(self, name: str) -> DriverRun:
+        command = [
+            sys.executable,
+            "-m",
+            "hcx.cli",
+            "standby",
+            "--db",
+            self.standby,
+            "--nats",
+            self.nats_url,
+            "--port",
+            "0",
+            "--auth",
+            "none",
+            "--replication",
+            "sync",
+            "--promote-after-ms",
+            str(self.promote_after_ms),
+        ]
+        assert self.campaign is not None
+        return DriverRun.start(name, self.campaign.cycles, command, self.workdir)
+
+    def cycle(self, rng: random.Random) -> None:
+        """One failover: kill the primary, the standby takes over, judge, swap roles."""
+        campaign = self.campaign
+        assert campaign is not None
+        # The primary first (holding the lease), then the standby: a standby that found
+        # no lease being renewed would rightly take over at once.
+        primary = self.spawn_primary(f"primary-{self.failovers}")
+        if not primary.wait_for_new_execution(LIMIT_S):
+            self.problems.append(f"{primary.name}: no new execution: {primary.stderr()}")
+        standby = self.spawn_standby(f"standby-{self.failovers}")
+        if not wait_for_text(standby, "hcx standby following", LIMIT_S):
+            self.problems.append(f"{standby.name}: did not start: {standby.stderr()}")
+        time.sleep(rng.uniform(0.0, 0.5))
+        primary.kill(whole_group=True)
+        killed_at = time.monotonic()
+        if not wait_for_text(standby, "hcx listening on", LIMIT_S):
+            self.problems.append(f"{standby.name}: did not take over: {standby.stderr()}")
+        self.takeover_s.append(time.monotonic() - killed_at)
+        standby.process.send_signal(signal.SIGTERM)
+        if not standby.wait_for_exit(LIMIT_S):
+            standby.kill()
+        if standby.process.returncode != 0:
+            self.problems.append(f"{standby.name}: exited {standby.process.returncode}")
+        campaign.take_lines(primary.lines, primary.cycle, primary.name)
+        check = _judge(campaign, self.standby, primary.name)
+        self.failovers += 1
+        # Roles swap: the promoted journal is the primary's from now on.
+        self.primary, self.standby = self.standby, self.primary
+        if check is not None and check.records >= self.count:
+            self.count += 2_000
+
+    def final(self) -> None:
+        """A last run on the current primary's journal answers the whole stream once."""
+        campaign = self.campaign
+        assert campaign is not None
+        run = self.spawn_primary("final")
+        if not run.wait_for_exit(600):
+            self.problems.append("final run did not finish")
+        run.kill()
+        if run.code != 0:
+            self.problems.append(f"final run exited {run.code}: {run.stderr()}")
+        campaign.take_lines(run.lines, run.cycle, run.name)
+        check = _judge(campaign, self.primary, "final")
+        answered = {line for line in run.lines if '"seq"' in line}
+        if len(answered) != self.count:
+            self.problems.append(f"final: {len(answered)} answers for {self.count} requests")
+        if check is not None and check.records != self.count:
+            self.problems.append(f"final: {check.records} records for {self.count} requests")
+
+    def replay_verify(self, db: str) -> int:
+        return subprocess.run(
+            [sys.executable, "-m", "hcx.cli", "replay", "--db", db, "--verify"],
+            capture_output=True,
+            check=False,
+        ).returncode
+
+
+def _judge(campaign: Campaign, db: str, name: str):  # type: ignore[no-untyped-def]
+    from hcx.testing.crash import judge_journal
+
+    return judge_journal(db, campaign.answers, campaign.problems, name)
+
+
+def wait_for_text(run: DriverRun, text: str, limit_s: float) -> bool:
+    deadline = time.monotonic() + limit_s
+    seen = [line for line in run.lines if text in line]
+    while not seen:
+        if run.process.poll() is not None or time.monotonic() > deadline:
+            run.read()
+            return any(text in line for line in run.lines)
+        seen = [line for line in run.read() if text in line]
+        time.sleep(0.005)
+    return True

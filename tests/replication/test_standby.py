@@ -1,0 +1,104 @@
+"""The standby: the stream's rows, verified, into its own journal; a bad record stops it
+at its seq with nothing of it written; a former primary's unpublished tail is set aside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from hcx.cli import replay
+from hcx.durability.journal import Row
+from hcx.durability.records import crc_of
+from hcx.replication.errors import Rejected, unwrap
+from hcx.replication.follower import Follower
+from hcx.replication.primary import Replicator
+from hcx.replication.standby import follow
+from hcx.service.config import ServiceConfig
+from hcx.testing.journal_driver import stream
+from tests.replication.natsd import NatsServer
+from tests.replication.streamread import journal_rows
+from tests.replication.test_publication import config, run_requests
+
+
+async def follow_until(cfg: ServiceConfig, seq: int, limit_s: float = 30.0) -> Follower:
+    stop = trio.Event()
+    seen: list[Follower] = []
+
+    async def watch() -> None:
+        while not seen or seen[0].stats.applied_seq < seq:
+            await trio.sleep(0.02)
+        stop.set()
+
+    try:
+        with trio.fail_after(limit_s):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(watch)
+                await follow(cfg, stop=stop, on_follower=seen.append)
+    except BaseExceptionGroup as group:
+        raise unwrap(group) from None
+    return seen[0]
+
+
+async def publish(url: str, rows: list[Row], tmp_path: Path) -> None:
+    replicator = Replicator([url], "hcx", mode="sync")
+    try:
+        await replicator.start(str(tmp_path / "publisher-empty.db"))
+        await replicator.publish(rows)
+    finally:
+        await replicator.aclose()
+
+
+async def test_a_standby_holds_the_primarys_journal_and_verifies_it(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    primary = tmp_path / "primary.db"
+    await run_requests(config(primary, nats_server.url, "sync"), stream(11, 300))
+    standby = config(tmp_path / "standby.db", nats_server.url)
+    follower = await follow_until(standby, 300)
+    assert follower.stats.rows == 300
+    assert journal_rows(standby.db) == journal_rows(str(primary))
+    assert await trio.to_thread.run_sync(lambda: replay(standby.db, verify=True)) == 0
+    # It restarts from its own journal and catches up on what came since.
+    await run_requests(config(primary, nats_server.url, "sync"), stream(11, 400))
+    follower = await follow_until(standby, 400)
+    assert follower.stats.rows == 100
+    assert journal_rows(standby.db) == journal_rows(str(primary))
+
+
+async def test_a_record_that_does_not_verify_stops_the_standby_at_its_seq(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    source = tmp_path / "source.db"
+    await run_requests(config(source, None), stream(12, 30))
+    rows = journal_rows(str(source))
+    bad = rows[20]
+    # A changed record with a matching CRC: the chain names it.
+    record = bad.record.replace(b"trader", b"trad3r", 1)
+    assert record != bad.record
+    rows[20] = bad._replace(record=record, crc=crc_of(record))
+    await publish(nats_server.url, rows, tmp_path)
+    standby = config(tmp_path / "standby.db", nats_server.url)
+    with pytest.raises(Rejected) as caught:
+        await follow_until(standby, 30)
+    assert caught.value.seq == 21
+    assert len(journal_rows(standby.db)) == 20
+
+
+async def test_a_former_primary_sets_its_unpublished_tail_aside(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    old = tmp_path / "old.db"
+    await run_requests(config(old, None), stream(13, 60))
+    rows = journal_rows(str(old))
+    await publish(nats_server.url, rows[:40], tmp_path)
+    follower = await follow_until(config(old, nats_server.url), 40)
+    assert follower.stats.applied_seq == 40
+    assert journal_rows(str(old)) == rows[:40]
+    asides = sorted(p for p in tmp_path.iterdir() if p.name.startswith("old.db.aside-41-"))
+    # The copy, and beside it the snapshots past seq 40 (the final one at 60).
+    assert len(asides) == 2 and asides[1].name == asides[0].name + ".snapshots"
+    assert [p.name for p in asides[1].iterdir()] == [f"{60:020d}.snap"]
+    # Set aside whole, never deleted: the copy still holds every record.
+    assert journal_rows(str(asides[0])) == rows
