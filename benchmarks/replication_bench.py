@@ -40,8 +40,9 @@ from tests.replication.natsd import NatsServer
 from hcx.durability.journal import Journal
 from hcx.replication.attach import open_replication
 from hcx.replication.standby import follow
+from hcx.sequencing import Reply
 from hcx.service.config import ServiceConfig
-from hcx.service.entries import Reply, Submission
+from hcx.service.entries import Submission
 from hcx.service.supervisor import open_exchange
 
 

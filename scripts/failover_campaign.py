@@ -25,10 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.harness.crash import ProblemCounts
 from tests.replication.failover import FailoverCampaign
 from tests.replication.natsd import NatsServer
-
-from hcx.testing.crash import ProblemCounts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import attrs
 
-from hcx.testing.crash import Campaign, DriverRun
+from tests.harness.crash import Campaign, DriverRun
 
 DRIVER = str(Path(__file__).with_name("repl_driver.py"))
 LIMIT_S = 60.0
@@ -154,7 +154,7 @@ class FailoverCampaign:
 
 
 def _judge(campaign: Campaign, db: str, name: str):  # type: ignore[no-untyped-def]
-    from hcx.testing.crash import judge_journal
+    from tests.harness.crash import judge_journal
 
     return judge_journal(db, campaign.answers, campaign.problems, name)
 

@@ -1,4 +1,4 @@
-"""``hcx.testing.journal_driver`` as a replicated primary: the same seeded stream and
+"""``tests.harness.journal_driver`` as a replicated primary: the same seeded stream and
 answer lines, its exchange publishing to JetStream in ``sync`` mode (and holding the
 lease), so a SIGKILL campaign can fail it over to a standby. A replication fault exits
 with ``hcx serve``'s code for it (7 when deposed).
@@ -24,7 +24,7 @@ from hcx.replication.errors import ReplicationFault, unwrap
 from hcx.service.config import ServiceConfig
 from hcx.service.exchange import Exchange
 from hcx.service.supervisor import open_exchange
-from hcx.testing import journal_driver
+from tests.harness import journal_driver
 
 
 def replicated(url: str, mode: str, replicas: int) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hcx.testing.crash import DriverRun, judge_journal
+from tests.harness.crash import DriverRun, judge_journal
 from tests.replication.failover import DRIVER, LIMIT_S, FailoverCampaign
 from tests.replication.natsd import NatsCluster
 from tests.replication.streamread import journal_rows, stream_rows

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hcx.cli import EXIT_DEPOSED
 from hcx.durability.journal import Journal
-from hcx.testing.crash import DriverRun, judge_journal
+from tests.harness.crash import DriverRun, judge_journal
 from tests.replication.failover import LIMIT_S, FailoverCampaign, wait_for_text
 from tests.replication.natsd import NatsServer
 from tests.replication.streamread import journal_rows, stream_rows

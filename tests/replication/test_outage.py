@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hcx.testing.crash import judge_journal
+from tests.harness.crash import judge_journal
 from tests.replication.failover import LIMIT_S, FailoverCampaign
 from tests.replication.natsd import NatsServer
 from tests.replication.streamread import journal_rows, stream_rows

@@ -13,10 +13,10 @@ import trio
 from hcx.replication.attach import open_replication
 from hcx.replication.errors import Deposed, StreamDisagrees
 from hcx.replication.primary import Replicator
+from hcx.sequencing import Reply
 from hcx.service.config import ServiceConfig
-from hcx.service.entries import Reply
 from hcx.service.supervisor import open_exchange
-from hcx.testing.journal_driver import Request, stream
+from tests.harness.journal_driver import Request, stream
 from tests.replication.natsd import NatsServer
 from tests.replication.streamread import journal_rows, stream_rows
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from websockets.sync.client import connect
 
-from hcx.testing.journal_driver import SERIES, series_symbol
+from tests.harness.journal_driver import SERIES, series_symbol
 from tests.replication.failover import LIMIT_S, FailoverCampaign, wait_for_text
 from tests.replication.natsd import NatsServer
 

@@ -16,7 +16,7 @@ from hcx.replication.follower import Follower
 from hcx.replication.primary import Replicator
 from hcx.replication.standby import follow
 from hcx.service.config import ServiceConfig
-from hcx.testing.journal_driver import stream
+from tests.harness.journal_driver import stream
 from tests.replication.natsd import NatsServer
 from tests.replication.streamread import journal_rows
 from tests.replication.test_publication import config, run_requests

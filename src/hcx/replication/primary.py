@@ -25,7 +25,7 @@ from hcx.replication import wire
 from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import Deposed, StreamDisagrees, Unreachable
 from hcx.replication.stream import JournalStream, is_transient
-from hcx.service.entries import JournalEntry
+from hcx.sequencing import JournalEntry
 
 log = logging.getLogger("hcx.replication")
 RETRY_S = (0.05, 0.1, 0.2, 0.5, 1.0)
