@@ -1,4 +1,5 @@
-"""The Python client over TLS (``wss://``) and across a list of URLs, against real servers."""
+"""The Python client over TLS (``wss://``), across a list of URLs, and its calls for the
+protocol's extensions (trade history, the dead-man's switch), against real servers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import trustme
 from hcx.client import connect
 from hcx.client.errors import ConnectionLost
 from tests.e2e.conftest import Server, StartServer
+from tests.e2e.market import SYMBOL, list_market, now_ms
 
 
 def _tls_config(directory: Path) -> tuple[str, str]:
@@ -89,3 +91,28 @@ async def test_a_lost_server_fails_over_to_the_next_url(start_server: StartServe
     # Each deposit executed once, on the server that answered it.
     assert [r.envelope().command.wallet for r in first.records()] == ["alice"]
     assert [r.envelope().command.wallet for r in second.records()] == ["bob"]
+
+
+async def test_the_clients_trade_history_and_dead_mans_switch(server: Server) -> None:
+    """``get_trades`` and ``cancel_after``: the typed calls of the protocol's extensions."""
+    async with (
+        connect(server.url, wallet="admin", reconnect=False) as admin,
+        connect(server.url, wallet="alice", reconnect=False) as alice,
+        connect(server.url, wallet="bob", reconnect=False) as bob,
+    ):
+        await list_market(admin)
+        for _ in range(3):
+            await alice.place_order(SYMBOL, "sell", "100", "1")
+            await bob.place_order(SYMBOL, "buy", "100", "1")
+        trades = await bob.get_trades(SYMBOL)
+        assert [t.seq for t in trades] == [1, 2, 3]
+        assert all(t.journal_seq is not None and t.journal_seq > 0 for t in trades)
+        assert [t.seq for t in await bob.get_trades(SYMBOL, from_seq=2, limit=1)] == [2]
+        resting = await alice.place_order(SYMBOL, "sell", "200", "1")
+        armed = await alice.cancel_after(60_000)
+        assert armed.status == "ok" and armed.deadline_ms is not None
+        assert armed.deadline_ms >= now_ms() + 50_000
+        off = await alice.cancel_after(0)
+        assert (off.status, off.deadline_ms) == ("ok", None)
+        still = await alice.get_open_orders(SYMBOL)
+        assert [o.order_id for o in still.orders] == [resting.order_id]

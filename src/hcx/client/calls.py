@@ -19,6 +19,7 @@ from hcx.client.messages import (
     Balance,
     BalanceResult,
     BulkResult,
+    CancelAfterResult,
     CancelAllResult,
     Fill,
     IndexPrice,
@@ -45,10 +46,12 @@ from hcx.client.messages import (
     Side,
     TimeInForce,
     Trade,
+    Trades,
 )
 from hcx.client.requests import (
     AcceptQuoteRequest,
     Amount,
+    CancelAfterRequest,
     CancelAllRequest,
     CancelOrderRequest,
     CreateInstrumentRequest,
@@ -231,6 +234,13 @@ class Calls:
         )
         return await self.submit(request)
 
+    async def cancel_after(
+        self, timeout_ms: int, *, request_id: str | None = None, ts: int | None = None
+    ) -> CancelAfterResult:
+        """Arm (or renew, or with 0 turn off) the dead-man's switch of this wallet."""
+        request = CancelAfterRequest(timeout_ms=timeout_ms, **self._stamp(request_id, ts))
+        return await self.submit(request)
+
     async def reset_mmp(
         self, underlying: str, *, request_id: str | None = None, ts: int | None = None
     ) -> MmpResult:
@@ -391,6 +401,18 @@ class Calls:
 
     async def get_instruments(self) -> tuple[Instrument, ...]:
         return expect(await self._query({"type": "GetInstruments"}), Instruments).instruments
+
+    async def get_trades(
+        self, symbol: str, *, from_seq: int | None = None, limit: int | None = None
+    ) -> tuple[Trade, ...]:
+        """``symbol``'s trades with ``seq >= from_seq`` (else the latest), oldest first,
+        at most ``limit`` (1 to 1000, default 100)."""
+        message: dict[str, Any] = {"type": "GetTrades", "symbol": symbol}
+        if from_seq is not None:
+            message["from_seq"] = from_seq
+        if limit is not None:
+            message["limit"] = limit
+        return expect(await self._query(message), Trades).trades
 
     # --- subscriptions -----------------------------------------------------------------
 

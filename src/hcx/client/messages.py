@@ -155,6 +155,18 @@ class AdminResult:
 
 
 @attrs.frozen(kw_only=True)
+class CancelAfterResult:
+    """The dead-man's switch: ``deadline_ms`` is when the wallet's orders are canceled
+    unless renewed (None: the switch is off)."""
+
+    request_id: str
+    status: Literal["ok", "rejected"]
+    reason: str | None = None
+    deadline_ms: int | None = None
+    seq: int
+
+
+@attrs.frozen(kw_only=True)
 class MmpResult:
     request_id: str
     status: Literal["ok", "rejected"]
@@ -272,7 +284,20 @@ class Trade:
     size: Decimal = attrs.field(converter=_dec)
     taker_side: Side
     ts: int
-    seq: int
+    seq: int  # the trade's number among its symbol's trades: 1, 2, 3 …
+    journal_seq: int | None = None  # the journal seq of the command that traded
+
+
+def _trades(value: list[dict[str, Any]]) -> tuple[Trade, ...]:
+    return tuple(build(Trade, item) for item in value)
+
+
+@attrs.frozen(kw_only=True)
+class Trades:
+    """``GetTrades``' answer: a page of ``symbol``'s trades, oldest first."""
+
+    symbol: str
+    trades: tuple[Trade, ...] = attrs.field(converter=_trades)
 
 
 @attrs.frozen(kw_only=True)
@@ -451,6 +476,7 @@ MESSAGE_TYPES: dict[str, type] = {
     "BalanceResult": BalanceResult,
     "AdminResult": AdminResult,
     "MmpResult": MmpResult,
+    "CancelAfterResult": CancelAfterResult,
     "RfqResult": RfqResult,
     "BulkResult": BulkResult,
     "OpenOrders": OpenOrders,
@@ -459,6 +485,7 @@ MESSAGE_TYPES: dict[str, type] = {
     "Instrument": Instrument,
     "IndexPrice": IndexPrice,
     "Trade": Trade,
+    "Trades": Trades,
     "BookSnapshot": BookSnapshot,
     "BookUpdate": BookUpdate,
     "Fill": Fill,
@@ -471,7 +498,15 @@ MESSAGE_TYPES: dict[str, type] = {
     "RfqQuote": RfqQuote,
 }
 RESULT_TYPES = frozenset(
-    {"OrderResult", "CancelAllResult", "BalanceResult", "AdminResult", "MmpResult", "RfqResult"}
+    {
+        "OrderResult",
+        "CancelAllResult",
+        "BalanceResult",
+        "AdminResult",
+        "MmpResult",
+        "CancelAfterResult",
+        "RfqResult",
+    }
 )
 _FIELDS: dict[type, frozenset[str]] = {}
 

@@ -19,6 +19,7 @@ import attrs
 from hcx.client.messages import (
     AdminResult,
     BalanceResult,
+    CancelAfterResult,
     CancelAllResult,
     MmpResult,
     OptionKind,
@@ -307,6 +308,19 @@ class ResetMmpRequest(Request[MmpResult]):
 
     def body(self) -> dict[str, Any]:
         return {"underlying": self.underlying}
+
+
+@attrs.frozen(kw_only=True)
+class CancelAfterRequest(Request[CancelAfterResult]):
+    """The dead-man's switch: cancel every order of the wallet unless renewed within
+    ``timeout_ms`` (0 turns it off)."""
+
+    TYPE = "CancelAfter"
+    RESULT = CancelAfterResult
+    timeout_ms: int
+
+    def body(self) -> dict[str, Any]:
+        return {"timeout_ms": self.timeout_ms}
 
 
 @attrs.frozen(kw_only=True)
