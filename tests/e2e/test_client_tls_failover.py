@@ -116,3 +116,18 @@ async def test_the_clients_trade_history_and_dead_mans_switch(server: Server) ->
         assert (off.status, off.deadline_ms) == ("ok", None)
         still = await alice.get_open_orders(SYMBOL)
         assert [o.order_id for o in still.orders] == [resting.order_id]
+
+
+async def test_the_clients_cancel_on_disconnect_option(server: Server) -> None:
+    async with connect(server.url, wallet="admin", reconnect=False) as admin:
+        await list_market(admin)
+        async with connect(
+            server.url, wallet="alice", cancel_on_disconnect=True, reconnect=False
+        ) as alice:
+            placed = await alice.place_order(SYMBOL, "sell", "150", "1")
+            assert placed.status == "open"
+        # Closed: the server cancels alice's orders (a journaled command after the close).
+        async with connect(server.url, wallet="alice", reconnect=False) as again:
+            with trio.fail_after(10):
+                while (await again.get_open_orders(SYMBOL)).orders:
+                    await trio.sleep(0.05)

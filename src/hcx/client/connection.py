@@ -482,6 +482,8 @@ class Client(Calls):
         message: dict[str, Any] = {"type": "Authenticate", "wallet": wallet}
         if key is not None:
             message["key"] = key
+        if self.options.cancel_on_disconnect:
+            message["cancel_on_disconnect"] = True
         msg_id = next(self._ids)
         pending = self._queries[msg_id] = _Pending({**message, "id": msg_id}, resend=False)
         await self._transmit(pending.message, ws)

@@ -38,7 +38,8 @@ class ClientOptions:
     ``heartbeat_timeout`` seconds. ``transport`` opens an in-process connection instead of
     a socket (the embedded API); ``request_ids`` and ``clock_ms`` make a simulation's
     requests repeatable. ``ca_file``/``ssl_context``: whom a ``wss://`` server must prove it
-    is (default: the system's CA store).
+    is (default: the system's CA store). ``cancel_on_disconnect``: every connection asks
+    the server to cancel the wallet's orders when it closes (docs/protocol.md).
     """
 
     wallet: str | None = None
@@ -56,6 +57,7 @@ class ClientOptions:
     clock_ms: Callable[[], int] | None = None
     ca_file: str | None = None
     ssl_context: ssl.SSLContext | None = None
+    cancel_on_disconnect: bool = False
 
 
 class OptionFields(TypedDict, total=False):
@@ -76,6 +78,7 @@ class OptionFields(TypedDict, total=False):
     clock_ms: Callable[[], int] | None
     ca_file: str | None
     ssl_context: ssl.SSLContext | None
+    cancel_on_disconnect: bool
 
 
 def resolve(options: ClientOptions | None, fields: OptionFields) -> ClientOptions:
