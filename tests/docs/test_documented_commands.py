@@ -60,6 +60,7 @@ class Run:
     shows: str | None = None  # the first words of the output block the document shows
     check: outputs.Check | None = None
     journal: bool = False  # needs ./hcx.db with history and a key (``journal`` fixture)
+    setup: str = ""  # what the document has the reader run first, run before it
     timeout: float = 120
 
 
@@ -68,6 +69,12 @@ class Serve:
     """``hcx serve`` with everything: started, checked, stopped with SIGTERM."""
 
     replace: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AdminBlock:
+    """A line of operations.md's ``hcx admin`` block: the block is run in order against a
+    real ``hcx serve`` by ``test_documented_admin_block_against_a_server``."""
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -82,7 +89,10 @@ ENGINE_SMALL: dict[str, int | float | str] = {
     "--resting": 1000,
 }
 
-RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
+BACKTEST_CSV = ".venv/bin/python examples/backtest.py --make-csv orders.csv --rows 200"
+Action = Skip | Abbreviates | Run | Serve | AdminBlock
+
+RULES: list[tuple[str, Action]] = [
     (
         r"make run",
         Skip(
@@ -96,7 +106,8 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
         Skip("runs tests of this suite a second time (`make test` runs them)"),
     ),
     (
-        r"hcx (serve|demo|keys|keys create|serve --auth none)",
+        r"hcx (serve|demo|keys|keys create|serve --auth none|serve --db( path)?|export|admin"
+        r"|admin resume SYMBOL)",
         Skip(
             "names a command in the prose (what a program or the reader runs), not a line to copy"
         ),
@@ -224,6 +235,57 @@ RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
     ),
     (r"hcx web page at http://HOST:PORT/", Skip("a line hcx prints, quoted in the prose")),
     (
+        r"\.venv/bin/python benchmarks/sim_bench\.py.*",
+        Run(
+            smallest={
+                "--commands": 500,
+                "--open-exchange": 50,
+                "--repeat": 1,
+                "--steps": 10,
+                "--rows": 100,
+            },
+            check=outputs.sim_bench,
+        ),
+    ),
+    (
+        r"\.venv/bin/python benchmarks/protocol_bench\.py.*",
+        Run(smallest={"--rounds": 1, "--freezes": 1, "--orders": 5}, check=outputs.protocol_bench),
+    ),
+    (
+        r"\.venv/bin/python examples/simulator_open_exchange\.py.*",
+        Run(smallest={"--steps": 10}, check=outputs.simulator),
+    ),
+    (
+        r"\.venv/bin/python examples/backtest\.py --rows 20000",
+        Run(smallest={"--rows": 200}, check=outputs.backtest),
+    ),
+    (
+        # orders.csv is the reader's file; the docstring's --make-csv writes a seeded one.
+        r"\.venv/bin/python examples/backtest\.py (--rows 20000 )?--csv orders\.csv .*",
+        Run(setup=BACKTEST_CSV, check=outputs.backtest),
+    ),
+    (
+        r"hcx export --db backtest\.db trades --format csv",
+        Run(
+            setup=f"{BACKTEST_CSV} && "
+            ".venv/bin/python examples/backtest.py --csv orders.csv --db backtest.db",
+            check=outputs.export_trades_csv,
+        ),
+    ),
+    (
+        r"hcx export --db FILE trades\|fills\|orders +--format csv\|jsonl( --out PATH)?",
+        Skip(
+            "the synopsis of `hcx export` (alternatives a|b, placeholders FILE, PATH); "
+            "examples/backtest.py's usage exports a backtest's journal, tests/simulator every form"
+        ),
+    ),
+    (
+        r"\.venv/bin/python scripts/asyncapi_gen\.py",
+        # As written it rewrites docs/asyncapi.json and docs/protocol.md; --check compares.
+        Run(replace=(("asyncapi_gen.py", "asyncapi_gen.py --check"),)),
+    ),
+    (r"export HCX_ADMIN_KEY=hcx_…|hcx admin \w+( .*)?", AdminBlock()),
+    (
         r"(benchmarks|scripts|examples)/\S+\.py .*",
         Abbreviates("the campaign table's shorthand for the command of its Reproduce block"),
     ),
@@ -233,10 +295,14 @@ NOT_OUTPUT = {
     ("docs/architecture.md", "WebSocket frame"): "a diagram of the flow of one command",
     ("docs/engine.md", "required ="): "the collateral formula",
     ("docs/protocol.md", "→ {"): "an example session on the wire (ids elided with …)",
+    ("docs/architecture.md", "service/gateway/"): "the modules of a package and their jobs",
+    ("docs/architecture.md", "client/"): "the modules of a package and their jobs",
+    ("docs/web.md", "hcx web page at"): "what `hcx serve --http-port` prints (tests/web reads it)",
+    ("docs/web.md", "content-security-policy:"): "the page's headers (tests/web checks them)",
 }
 
 
-def _rule(command: Command) -> tuple[str, Skip | Abbreviates | Run | Serve] | None:
+def _rule(command: Command) -> tuple[str, Action] | None:
     for pattern, action in RULES:
         if re.fullmatch(pattern, command.text):
             return pattern, action
@@ -371,6 +437,8 @@ def _execute(written: str, rule: Run, directory: Path, journal: Journal) -> tupl
     for old, new in (*SANDBOX_PATHS, *rule.replace):
         command = command.replace(old, new)
     command = _shrink(command, rule.smallest).format(**sandbox.values)
+    if rule.setup:
+        command = f"{rule.setup} && {command}"
     return command, sandbox.run(command, timeout=rule.timeout)
 
 
