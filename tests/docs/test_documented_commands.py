@@ -14,10 +14,12 @@ program prints, every line of it must appear with the same shape.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -582,3 +584,85 @@ def test_readme_client_snippet_against_make_runs_demo(sandbox: Sandbox) -> None:
     assert sorted(ignored.stdout.split()) == written, "not in .gitignore: " + str(
         set(written) - set(ignored.stdout.split())
     )
+
+
+def _admin_block() -> list[Command]:
+    block = [c for c in commands() if isinstance((_rule(c) or ("", None))[1], AdminBlock)]
+    assert len({c.source.split(":")[0] for c in block}) == 1, "one block, one document"
+    return block
+
+
+def test_documented_admin_block_against_a_server(sandbox: Sandbox) -> None:
+    """operations.md's `hcx admin` block, line by line in order, against `hcx serve` on
+    a journal with the admin key its first line's comment makes (on a free port: `--url`
+    before the action, as the prose says). Each line prints `COMMAND ok|rejected seq N`
+    and exits 0 when ok, 1 when rejected; `settle` is written for "once expired", so it is
+    also run on an option listed (by epoch ms) to expire a moment later."""
+    block = _admin_block()
+    assert block[0].text.startswith("export HCX_ADMIN_KEY=")
+    made = sandbox.run("hcx keys create --db hcx.db --wallet admin --role admin", timeout=60)
+    assert made.returncode == 0, made.stderr
+    (key,) = re.findall(r"^key (hcx_\S+)$", made.stdout, re.M)
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/ws"
+    server = sandbox.start(f"hcx serve --db hcx.db --port {port}", ready="listening on")
+
+    export = block[0].text.replace("hcx_…", key)
+
+    def admin(line: str) -> Done:
+        return sandbox.run(
+            f"{export} && {line.replace('hcx admin ', f'hcx admin --url {url} ')}", 60
+        )
+
+    try:
+        ran = [(c.text, admin(c.text)) for c in block[1:]]
+        soon = int(time.time() * 1000) + 1500
+        listed = admin(
+            f"hcx admin list --underlying BTC --expiry {soon} --strike 3000 --option put "
+            "--tick 0.1 --lot 0.1"
+        )
+        (put,) = re.findall(r"BTC-\d{8}-3000-P", admin("hcx admin instruments").stdout)
+        time.sleep(max(0.0, soon / 1000 - time.time()) + 0.2)
+        settled = admin(f"hcx admin settle {put} 3075")
+    finally:
+        code = server.stop()
+    assert code == 0, str(server)
+    for text, done in (*ran, ("list (epoch ms)", listed), ("settle (expired)", settled)):
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode in (0, 1), f"{text}: exit {done.returncode}\n{done.stderr}"
+    # The documented option's expiry against the wall clock decides what halt, resume and
+    # settle answer (an expired instrument cannot be halted; a live one cannot be settled).
+    (listing,) = [t for t, _ in ran if t.startswith("hcx admin list ")]
+    (day,) = re.findall(r"--expiry (\d{4}-\d\d-\d\d)", listing)
+    expired = time.time() >= datetime.datetime.fromisoformat(f"{day}T08:00Z").timestamp()
+    expected = {
+        "list": ("CreateInstrument", None),
+        "deposit": ("Deposit", None),
+        "index": ("SetIndexPrice", None),
+        "halt": ("HaltInstrument", "instrument_not_active" if expired else None),
+        "resume": ("ResumeInstrument", "instrument_not_active" if expired else None),
+        "settle": ("Settle", None if expired else "not_expired"),
+    }
+    outputs_of = {t.split()[2]: d for t, d in ran}
+    assert set(outputs_of) == {*expected, "instruments", "book"}, list(outputs_of)
+    for action, (command, reason) in expected.items():
+        done = outputs_of[action]
+        if reason is None:
+            want = rf"{command} ok seq \d+"
+        else:
+            want = rf"{command} rejected seq \d+ reason {reason}"
+        assert re.fullmatch(want, done.stdout.strip()), f"{action}: {done.stdout}{done.stderr}"
+        assert done.returncode == (0 if reason is None else 1), action
+    symbol = f"BTC-{day.replace('-', '')}-3000-C"  # the symbol the comment names
+    instruments = outputs_of["instruments"]
+    assert instruments.returncode == 0, instruments.stderr
+    outputs.lines(
+        rf"^{symbol}  (active|expired|settled)  BTC call strike 3000  expiry {day} 08:00Z  "
+        r"tick 0\.1 lot 0\.1  multiplier \S+  fees \d+/\d+ bps$"
+    )("hcx admin instruments", instruments.stdout)
+    book = outputs_of["book"]
+    assert book.returncode == 0, book.stderr
+    assert re.fullmatch(rf"{symbol} book seq \d+\n  \(empty\)\n", book.stdout), book.stdout
+    assert re.fullmatch(r"CreateInstrument ok seq \d+", listed.stdout.strip()), listed.stdout
+    assert re.fullmatch(r"Settle ok seq \d+", settled.stdout.strip()), settled.stdout
+    assert settled.returncode == 0
