@@ -2,14 +2,15 @@
 
 Each documented command (``tests/docs/documented.py`` finds them: fenced ``sh`` blocks,
 inline code in the prose, the usage lines of benchmarks/, scripts/ and examples/) meets
-exactly one rule below: run it, or skip it with the reason. A new command without a rule,
-or a rule that no longer matches anything, fails here, so a document cannot drift from the
-program unnoticed. A command is run in a sandbox (``tests/docs/sandbox.py``) through
-``sh`` exactly as written, except for what its rule names: the smallest settings
-(``--cycles 2``, ``--seconds 1``: a value as written is only ever lowered, a missing flag
-appended), and the machine paths of an example moved into the sandbox. It must exit 0;
-its output's structure is checked (never a speed), and where a document shows what the
-program prints, every line of it must appear with the same shape.
+exactly one rule of ``tests/docs/rules.py``: run it, or skip it with the reason. A new
+command without a rule, or a rule that no longer matches anything, fails here, so a
+document cannot drift from the program unnoticed. A command is run in a sandbox
+(``tests/docs/sandbox.py``) through ``sh`` exactly as written, except for what its rule
+names: the smallest settings (``--cycles 2``, ``--seconds 1``: a value as written is only
+ever lowered, a missing flag appended), the machine paths of an example moved into the
+sandbox, and what the document has the reader run first. It must exit 0; its output's
+structure is checked (never a speed), and where a document shows what the program prints,
+every line of it must appear with the same shape.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,275 +41,20 @@ from tests.docs.documented import (
     shown,
     snippets,
 )
+from tests.docs.rules import (
+    NOT_OUTPUT,
+    RULES,
+    SANDBOX_PATHS,
+    Abbreviates,
+    AdminBlock,
+    Run,
+    Serve,
+    rule_of,
+)
 from tests.docs.sandbox import Sandbox, copy_into, free_port
 
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Abbreviates:
-    """Inline shorthand of a command given in full in a block of the same document."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Run:
-    smallest: dict[str, int | float | str] = field(default_factory=dict)
-    replace: tuple[tuple[str, str], ...] = ()
-    shows: str | None = None  # the first words of the output block the document shows
-    check: outputs.Check | None = None
-    journal: bool = False  # needs ./hcx.db with history and a key (``journal`` fixture)
-    setup: str = ""  # what the document has the reader run first, run before it
-    timeout: float = 120
-
-
-@dataclass(frozen=True)
-class Serve:
-    """``hcx serve`` with everything: started, checked, stopped with SIGTERM."""
-
-    replace: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class AdminBlock:
-    """A line of operations.md's ``hcx admin`` block: the block is run in order against a
-    real ``hcx serve`` by ``test_documented_admin_block_against_a_server``."""
-
-
-# --- the rules ---------------------------------------------------------------------------
-
-SANDBOX_PATHS = (("/tmp/", "{sandbox}/tmp/"),)
 WORKERS = 3  # commands run at once
 Done = subprocess.CompletedProcess[str]
-ENGINE_SMALL: dict[str, int | float | str] = {
-    "--commands": 2000,
-    "--wallets": 50,
-    "--instruments": 4,
-    "--resting": 1000,
-}
-
-BACKTEST_CSV = ".venv/bin/python examples/backtest.py --make-csv orders.csv --rows 200"
-Action = Skip | Abbreviates | Run | Serve | AdminBlock
-
-RULES: list[tuple[str, Action]] = [
-    (
-        r"make run",
-        Skip(
-            "serves the demo until Ctrl-C; the `hcx demo` it starts is started here for "
-            "README's client snippet, and what it writes is held to .gitignore"
-        ),
-    ),
-    (r"make test", Skip("this test suite itself")),
-    (
-        r"(\.venv/bin/)?pytest .*",
-        Skip("runs tests of this suite a second time (`make test` runs them)"),
-    ),
-    (
-        r"hcx (serve|demo|keys|keys create|serve --auth none|serve --db( path)?|export|admin"
-        r"|admin resume SYMBOL)",
-        Skip(
-            "names a command in the prose (what a program or the reader runs), not a line to copy"
-        ),
-    ),
-    (r"\.venv/bin/hcx", Skip("says where the `hcx` command is in a checkout")),
-    (
-        r"hcx serve --db hcx\.db --port 8765( .*)?",
-        Skip(
-            "README's synopsis of `hcx serve` (alternatives a|b, placeholder F): every option "
-            "is run by the docs/operations.md command and tests/e2e"
-        ),
-    ),
-    (
-        r"hcx serve --db /var/lib/hcx/hcx\.db .*",
-        Serve(
-            replace=(
-                ("/var/lib/hcx/", "{sandbox}/"),
-                ("/etc/hcx.toml", "{sandbox}/hcx.toml"),
-                ("0.0.0.0", "127.0.0.1"),  # tests listen on loopback only
-                ("--port 8765", "--port {port}"),
-                ("--metrics-port 9100", "--metrics-port {metrics_port}"),
-            )
-        ),
-    ),
-    (
-        r"hcx keys create --db hcx\.db --wallet alice --role trader",
-        Run(journal=True, check=outputs.lines(r"^wallet alice role trader$", r"^key hcx_\S+$")),
-    ),
-    (
-        r"hcx keys list +--db hcx\.db( --wallet alice)?",
-        Run(journal=True, check=outputs.lines(r"^[0-9a-f]+  alice  trader  active$")),
-    ),
-    (
-        r"hcx keys revoke --db hcx\.db --key-id 3f9c0a…",
-        Run(
-            replace=(("3f9c0a…", "{key_id}"),), journal=True, check=outputs.lines(r"^revoked \w+$")
-        ),
-    ),
-    (r"hcx backup( --verify)?", Run(journal=True, check=outputs.backup)),
-    (
-        r"hcx backup --db hcx\.db --to /backups/.+ --verify",
-        Run(replace=(("/backups/", "{sandbox}/backups/"),), journal=True, check=outputs.backup),
-    ),
-    (
-        r"hcx replay( --db (hcx\.db|PATH))?( --verify)?",
-        Run(replace=((" PATH", " hcx.db"),), journal=True, check=outputs.replay),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/engine_bench\.py.*",
-        Run(smallest=ENGINE_SMALL, check=outputs.engine),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/durability_bench\.py.*",
-        Run(
-            smallest={
-                "--commands": 2000,
-                "--wallets": 50,
-                "--instruments": 4,
-                "--sync-commands": 200,
-                "--latency-seconds": 0.5,
-                "--restart-records": 2000,
-                "--snapshot-every": 500,
-                "--window-rate": 1000,
-                "--window-seconds": 1,
-                "--restart-journal": "{sandbox}/tmp/restart.db",
-            },
-            check=outputs.durability,
-        ),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/ws_bench\.py.*",
-        Run(
-            smallest={"--seconds": 1, "--connections": 2, "--idle": 20, "--subscribers": 4},
-            check=outputs.ws,
-        ),
-    ),
-    (
-        r"\.venv/bin/python scripts/crash_campaign\.py.*",
-        Run(smallest={"--cycles": 2, "--count": 200}, shows="crash campaign:"),
-    ),
-    (
-        r"\.venv/bin/python scripts/chaos\.py.*",
-        Run(smallest={"--cycles": 2, "--clients": 1}, shows="chaos:"),
-    ),
-    (
-        r"\.venv/bin/python scripts/fault_campaign\.py.*",
-        Run(smallest={"--cycles": 2}, shows="fault campaign:"),
-    ),
-    (
-        r"\.venv/bin/python scripts/fuzz\.py.*",
-        Run(
-            smallest={"--frames": 200},
-            shows="fuzz:",
-            check=outputs.lines(r"^fuzz: 200 frames \(100 malformed, 100 mixed\), "),
-        ),
-    ),
-    (
-        r"\.venv/bin/python scripts/soak\.py.*",
-        Run(
-            smallest={
-                "--minutes": 0.15,
-                "--connections": 10,
-                "--subscribers": 4,
-                "--slow": 1,
-                "--sample": 1,
-                "--outbound-messages": 100,
-            },
-            shows="soak:",
-        ),
-    ),
-    (
-        r"\.venv/bin/python examples/simulator\.py.*",
-        Run(smallest={"--steps": 10}, check=outputs.simulator),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/web_bench\.py.*",
-        Run(
-            smallest={"--updates": 20, "--loads": 2},
-            replace=(("docs/img/web-view.png", "{sandbox}/web-view.png"),),
-        ),
-    ),
-    (
-        r"hcx serve --http-port 8080",
-        Skip("serves until stopped; tests/web starts it with --http-port and drives the page"),
-    ),
-    (r"hcx web page at http://HOST:PORT/", Skip("a line hcx prints, quoted in the prose")),
-    (
-        r"\.venv/bin/python benchmarks/sim_bench\.py.*",
-        Run(
-            smallest={
-                "--commands": 500,
-                "--open-exchange": 50,
-                "--repeat": 1,
-                "--steps": 10,
-                "--rows": 100,
-            },
-            check=outputs.sim_bench,
-        ),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/protocol_bench\.py.*",
-        Run(smallest={"--rounds": 1, "--freezes": 1, "--orders": 5}, check=outputs.protocol_bench),
-    ),
-    (
-        r"\.venv/bin/python examples/simulator_open_exchange\.py.*",
-        Run(smallest={"--steps": 10}, check=outputs.simulator),
-    ),
-    (
-        r"\.venv/bin/python examples/backtest\.py --rows 20000",
-        Run(smallest={"--rows": 200}, check=outputs.backtest),
-    ),
-    (
-        # orders.csv is the reader's file; the docstring's --make-csv writes a seeded one.
-        r"\.venv/bin/python examples/backtest\.py (--rows 20000 )?--csv orders\.csv .*",
-        Run(setup=BACKTEST_CSV, check=outputs.backtest),
-    ),
-    (
-        r"hcx export --db backtest\.db trades --format csv",
-        Run(
-            setup=f"{BACKTEST_CSV} && "
-            ".venv/bin/python examples/backtest.py --csv orders.csv --db backtest.db",
-            check=outputs.export_trades_csv,
-        ),
-    ),
-    (
-        r"hcx export --db FILE trades\|fills\|orders +--format csv\|jsonl( --out PATH)?",
-        Skip(
-            "the synopsis of `hcx export` (alternatives a|b, placeholders FILE, PATH); "
-            "examples/backtest.py's usage exports a backtest's journal, tests/simulator every form"
-        ),
-    ),
-    (
-        r"\.venv/bin/python scripts/asyncapi_gen\.py",
-        # As written it rewrites docs/asyncapi.json and docs/protocol.md; --check compares.
-        Run(replace=(("asyncapi_gen.py", "asyncapi_gen.py --check"),)),
-    ),
-    (r"export HCX_ADMIN_KEY=hcx_…|hcx admin \w+( .*)?", AdminBlock()),
-    (
-        r"(benchmarks|scripts|examples)/\S+\.py .*",
-        Abbreviates("the campaign table's shorthand for the command of its Reproduce block"),
-    ),
-]
-
-NOT_OUTPUT = {
-    ("docs/architecture.md", "WebSocket frame"): "a diagram of the flow of one command",
-    ("docs/engine.md", "required ="): "the collateral formula",
-    ("docs/protocol.md", "→ {"): "an example session on the wire (ids elided with …)",
-    ("docs/architecture.md", "service/gateway/"): "the modules of a package and their jobs",
-    ("docs/architecture.md", "client/"): "the modules of a package and their jobs",
-    ("docs/web.md", "hcx web page at"): "what `hcx serve --http-port` prints (tests/web reads it)",
-    ("docs/web.md", "content-security-policy:"): "the page's headers (tests/web checks them)",
-}
-
-
-def _rule(command: Command) -> tuple[str, Action] | None:
-    for pattern, action in RULES:
-        if re.fullmatch(pattern, command.text):
-            return pattern, action
-    return None
 
 
 def _shrink(command: str, smallest: dict[str, int | float | str]) -> str:
@@ -336,7 +82,7 @@ def _grouped() -> dict[str, list[Command]]:
 def _runs() -> list[pytest.param]:  # type: ignore[valid-type]
     params = []
     for text, where in _grouped().items():
-        matched = _rule(where[0])
+        matched = rule_of(where[0])
         if matched and isinstance(matched[1], Run):
             params.append(pytest.param(text, matched[1], id=f"{where[0].source}: {text}"))
     return params
@@ -383,9 +129,9 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 def test_every_documented_command_has_a_rule_and_every_rule_a_command() -> None:
     found = commands()
     assert len(found) > 40, "the extraction found almost nothing: is it broken?"
-    unruled = [f"{c.source}: {c.text}" for c in found if _rule(c) is None]
+    unruled = [f"{c.source}: {c.text}" for c in found if rule_of(c) is None]
     assert not unruled, "documented commands without a rule:\n" + "\n".join(unruled)
-    used = {_rule(c)[0] for c in found}  # type: ignore[index]
+    used = {rule_of(c)[0] for c in found}  # type: ignore[index]
     assert [p for p, _ in RULES if p not in used] == []
 
 
@@ -403,7 +149,7 @@ def test_shorthands_name_a_documented_command() -> None:
         if not command.source.endswith("(docstring)"):
             blocks.setdefault(name, []).append(command.text)
     for command in commands():
-        matched = _rule(command)
+        matched = rule_of(command)
         if matched and isinstance(matched[1], Abbreviates):
             full = f".venv/bin/python {command.text}"
             name = command.source.split(":")[0]
@@ -479,10 +225,10 @@ def test_documented_command_runs(
         rule.check(command, done.stdout)
 
 
-def _serve_rule() -> tuple[str, Serve]:
+def _serverule_of() -> tuple[str, Serve]:
     found = set()
     for command in commands():
-        matched = _rule(command)
+        matched = rule_of(command)
         if matched and isinstance(matched[1], Serve):
             found.add((command.text, matched[1]))
     (only,) = found
@@ -495,7 +241,7 @@ def test_documented_serve_with_settings_tls_and_metrics(sandbox: Sandbox) -> Non
     its wss:// address, serves every metric the metrics table names, stops on SIGTERM."""
     import trustme
 
-    written, rule = _serve_rule()
+    written, rule = _serverule_of()
     (settings,) = [body for source, lang, body in fenced() if lang == "toml"]
     (sandbox.directory / "hcx.toml").write_text(settings)
     authority = trustme.CA()
@@ -587,7 +333,7 @@ def test_readme_client_snippet_against_make_runs_demo(sandbox: Sandbox) -> None:
 
 
 def _admin_block() -> list[Command]:
-    block = [c for c in commands() if isinstance((_rule(c) or ("", None))[1], AdminBlock)]
+    block = [c for c in commands() if isinstance((rule_of(c) or ("", None))[1], AdminBlock)]
     assert len({c.source.split(":")[0] for c in block}) == 1, "one block, one document"
     return block
 
