@@ -248,7 +248,8 @@ RULES: list[tuple[str, Action]] = [
         r"hcx export --db FILE trades\|fills\|orders +--format csv\|jsonl( --out PATH)?",
         Skip(
             "the synopsis of `hcx export` (alternatives a|b, placeholders FILE, PATH); "
-            "examples/backtest.py's usage exports a backtest's journal, tests/simulator every form"
+            "examples/backtest.py's usage exports a backtest's journal, "
+            "tests/simulator/test_journal.py every kind, format and --out"
         ),
     ),
     (
