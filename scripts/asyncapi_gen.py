@@ -6,7 +6,7 @@ default schema format) under ``components/schemas``; the ``ws`` channel lists th
 the server's side). ``tests/test_asyncapi.py`` checks the file is what this script writes;
 ``tests/harness/wire_schema.py`` validates every frame of the test suite against it.
 
-Run: ``python scripts/asyncapi_gen.py`` (``--check`` exits 1 when the file is stale).
+Run: ``.venv/bin/python scripts/asyncapi_gen.py`` (``--check`` exits 1 when the file is stale).
 """
 
 from __future__ import annotations

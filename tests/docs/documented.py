@@ -31,7 +31,7 @@ INLINE = re.compile(r"`([^`\n]+)`")
 INLINE_COMMAND = re.compile(
     r"(hcx [a-z]|\.venv/bin/|python |pytest |make |(benchmarks|scripts|examples)/\S+\.py )"
 )
-DOCSTRING_COMMAND = re.compile(r"^\s+((?:\.venv/bin/)?python\S* .*)$")
+DOCSTRING_COMMAND = re.compile(r"^\s+((?:\.venv/bin/)?python\S* .*|hcx [a-z].*)$")
 
 
 @dataclass(frozen=True)

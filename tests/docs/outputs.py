@@ -102,3 +102,58 @@ def backup(command: str, out: str) -> None:
         assert re.fullmatch(r"hcx-backup-\d{8}T\d{6}Z\.db", target.group(1)), target.group(1)
     if "--verify" in command:
         replay(command, out)
+
+
+def sim_bench(command: str, out: str) -> None:
+    lines(
+        r"^\d+ commands; the fastest of \d+ rounds; calls \(or commands\) per second$",
+        r"^engine_bench apply rate \(summed apply times\): +[\d,]+$",
+        r"^engine apply loop +[\d,]+ +[\d,]+ +[\d.]+ +[\d.]+$",
+        r"^Simulator, no journal +[\d,]+ +[\d,]+ +[\d.]+ +[\d.]+$",
+        r"^Simulator, file journal +[\d,]+ +[\d,]+ +[\d.]+ +[\d.]+$",
+        r"^state digest [0-9a-f]{64}$",
+    )(command, out)
+    if "--open-exchange 0" not in command:
+        lines(r"^open_exchange, memory +[\d,]+ +[\d,]+ +\(Simulator: ")(command, out)
+    if "--examples" in command:
+        for name in ("examples/simulator.py", "backtest"):
+            lines(rf"^{re.escape(name)} +Simulator +[\d.]+ s wall .*; open_exchange +[\d.]+ s")(
+                command, out
+            )
+
+
+def protocol_bench(command: str, out: str) -> None:
+    lines(
+        r"^cancel-on-disconnect, \d+ orders, client SIGKILLed \(\d+ runs\):$",
+        r"^  kill -> last cancel: median [\d.]+ ms, max [\d.]+ ms$",
+        r"^cancel-on-disconnect, client frozen by SIGSTOP, ",
+        r"^  stop -> last cancel: median [\d.]+ ms, max [\d.]+ ms \(the heartbeat finds ",
+    )(command, out)
+    for encoding in ("JSON", "CBOR"):
+        for path in ("bare socket", "hcx.client"):
+            lines(
+                rf"^GetTrades of 1,000 trades, {encoding}, {re.escape(path)} \(\d+ requests\): "
+                r"median [\d.]+ ms, p90 [\d.]+ ms, max [\d.]+ ms$"
+            )(command, out)
+
+
+def backtest(command: str, out: str) -> None:
+    lines(
+        r"^\d+ order events in [\d.]+ s \([\d,]+ events/s\)$",
+        r"^outcomes: (\w+ \d+)(, \w+ \d+)*$",
+        r"^traders' cash P&L sums to -?[\d,]+\.\d\d \(= -fees\)$",
+        r"^state digest [0-9a-f]{64}$",
+    )(command, out)
+    if "--via open_exchange" not in command:
+        lines(r"^[1-9]\d* trades; export them with: hcx export --db FILE trades$")(command, out)
+
+
+def export_trades_csv(command: str, out: str) -> None:
+    header = "symbol,trade_id,price,size,taker_side,ts,seq"
+    assert f"\n{header}\n" in f"\n{out}", out
+    rows = out[out.index(header) :].splitlines()  # after what a setup printed
+    assert len(rows) > 1, f"{command} exported no trades"
+    for row in rows[1:]:
+        assert re.fullmatch(
+            r"[A-Z]+-\d{8}-[\d.]+-[CP],\d+,[\d.]+,[\d.]+,(buy|sell),\d+,\d+", row
+        ), row

@@ -2,26 +2,29 @@
 
 Each documented command (``tests/docs/documented.py`` finds them: fenced ``sh`` blocks,
 inline code in the prose, the usage lines of benchmarks/, scripts/ and examples/) meets
-exactly one rule below: run it, or skip it with the reason. A new command without a rule,
-or a rule that no longer matches anything, fails here, so a document cannot drift from the
-program unnoticed. A command is run in a sandbox (``tests/docs/sandbox.py``) through
-``sh`` exactly as written, except for what its rule names: the smallest settings
-(``--cycles 2``, ``--seconds 1``: a value as written is only ever lowered, a missing flag
-appended), and the machine paths of an example moved into the sandbox. It must exit 0;
-its output's structure is checked (never a speed), and where a document shows what the
-program prints, every line of it must appear with the same shape.
+exactly one rule of ``tests/docs/rules.py``: run it, or skip it with the reason. A new
+command without a rule, or a rule that no longer matches anything, fails here, so a
+document cannot drift from the program unnoticed. A command is run in a sandbox
+(``tests/docs/sandbox.py``) through ``sh`` exactly as written, except for what its rule
+names: the smallest settings (``--cycles 2``, ``--seconds 1``: a value as written is only
+ever lowered, a missing flag appended), the machine paths of an example moved into the
+sandbox, and what the document has the reader run first. It must exit 0; its output's
+structure is checked (never a speed), and where a document shows what the program prints,
+every line of it must appear with the same shape.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shutil
 import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,213 +41,20 @@ from tests.docs.documented import (
     shown,
     snippets,
 )
+from tests.docs.rules import (
+    NOT_OUTPUT,
+    RULES,
+    SANDBOX_PATHS,
+    Abbreviates,
+    AdminBlock,
+    Run,
+    Serve,
+    rule_of,
+)
 from tests.docs.sandbox import Sandbox, copy_into, free_port
 
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Abbreviates:
-    """Inline shorthand of a command given in full in a block of the same document."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Run:
-    smallest: dict[str, int | float | str] = field(default_factory=dict)
-    replace: tuple[tuple[str, str], ...] = ()
-    shows: str | None = None  # the first words of the output block the document shows
-    check: outputs.Check | None = None
-    journal: bool = False  # needs ./hcx.db with history and a key (``journal`` fixture)
-    timeout: float = 120
-
-
-@dataclass(frozen=True)
-class Serve:
-    """``hcx serve`` with everything: started, checked, stopped with SIGTERM."""
-
-    replace: tuple[tuple[str, str], ...]
-
-
-# --- the rules ---------------------------------------------------------------------------
-
-SANDBOX_PATHS = (("/tmp/", "{sandbox}/tmp/"),)
 WORKERS = 3  # commands run at once
 Done = subprocess.CompletedProcess[str]
-ENGINE_SMALL: dict[str, int | float | str] = {
-    "--commands": 2000,
-    "--wallets": 50,
-    "--instruments": 4,
-    "--resting": 1000,
-}
-
-RULES: list[tuple[str, Skip | Abbreviates | Run | Serve]] = [
-    (
-        r"make run",
-        Skip(
-            "serves the demo until Ctrl-C; the `hcx demo` it starts is started here for "
-            "README's client snippet, and what it writes is held to .gitignore"
-        ),
-    ),
-    (r"make test", Skip("this test suite itself")),
-    (
-        r"(\.venv/bin/)?pytest .*",
-        Skip("runs tests of this suite a second time (`make test` runs them)"),
-    ),
-    (
-        r"hcx (serve|demo|keys|keys create|serve --auth none)",
-        Skip(
-            "names a command in the prose (what a program or the reader runs), not a line to copy"
-        ),
-    ),
-    (r"\.venv/bin/hcx", Skip("says where the `hcx` command is in a checkout")),
-    (
-        r"hcx serve --db hcx\.db --port 8765( .*)?",
-        Skip(
-            "README's synopsis of `hcx serve` (alternatives a|b, placeholder F): every option "
-            "is run by the docs/operations.md command and tests/e2e"
-        ),
-    ),
-    (
-        r"hcx serve --db /var/lib/hcx/hcx\.db .*",
-        Serve(
-            replace=(
-                ("/var/lib/hcx/", "{sandbox}/"),
-                ("/etc/hcx.toml", "{sandbox}/hcx.toml"),
-                ("0.0.0.0", "127.0.0.1"),  # tests listen on loopback only
-                ("--port 8765", "--port {port}"),
-                ("--metrics-port 9100", "--metrics-port {metrics_port}"),
-            )
-        ),
-    ),
-    (
-        r"hcx keys create --db hcx\.db --wallet alice --role trader",
-        Run(journal=True, check=outputs.lines(r"^wallet alice role trader$", r"^key hcx_\S+$")),
-    ),
-    (
-        r"hcx keys list +--db hcx\.db( --wallet alice)?",
-        Run(journal=True, check=outputs.lines(r"^[0-9a-f]+  alice  trader  active$")),
-    ),
-    (
-        r"hcx keys revoke --db hcx\.db --key-id 3f9c0a…",
-        Run(
-            replace=(("3f9c0a…", "{key_id}"),), journal=True, check=outputs.lines(r"^revoked \w+$")
-        ),
-    ),
-    (r"hcx backup( --verify)?", Run(journal=True, check=outputs.backup)),
-    (
-        r"hcx backup --db hcx\.db --to /backups/.+ --verify",
-        Run(replace=(("/backups/", "{sandbox}/backups/"),), journal=True, check=outputs.backup),
-    ),
-    (
-        r"hcx replay( --db (hcx\.db|PATH))?( --verify)?",
-        Run(replace=((" PATH", " hcx.db"),), journal=True, check=outputs.replay),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/engine_bench\.py.*",
-        Run(smallest=ENGINE_SMALL, check=outputs.engine),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/durability_bench\.py.*",
-        Run(
-            smallest={
-                "--commands": 2000,
-                "--wallets": 50,
-                "--instruments": 4,
-                "--sync-commands": 200,
-                "--latency-seconds": 0.5,
-                "--restart-records": 2000,
-                "--snapshot-every": 500,
-                "--window-rate": 1000,
-                "--window-seconds": 1,
-                "--restart-journal": "{sandbox}/tmp/restart.db",
-            },
-            check=outputs.durability,
-        ),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/ws_bench\.py.*",
-        Run(
-            smallest={"--seconds": 1, "--connections": 2, "--idle": 20, "--subscribers": 4},
-            check=outputs.ws,
-        ),
-    ),
-    (
-        r"\.venv/bin/python scripts/crash_campaign\.py.*",
-        Run(smallest={"--cycles": 2, "--count": 200}, shows="crash campaign:"),
-    ),
-    (
-        r"\.venv/bin/python scripts/chaos\.py.*",
-        Run(smallest={"--cycles": 2, "--clients": 1}, shows="chaos:"),
-    ),
-    (
-        r"\.venv/bin/python scripts/fault_campaign\.py.*",
-        Run(smallest={"--cycles": 2}, shows="fault campaign:"),
-    ),
-    (
-        r"\.venv/bin/python scripts/fuzz\.py.*",
-        Run(
-            smallest={"--frames": 200},
-            shows="fuzz:",
-            check=outputs.lines(r"^fuzz: 200 frames \(100 malformed, 100 mixed\), "),
-        ),
-    ),
-    (
-        r"\.venv/bin/python scripts/soak\.py.*",
-        Run(
-            smallest={
-                "--minutes": 0.15,
-                "--connections": 10,
-                "--subscribers": 4,
-                "--slow": 1,
-                "--sample": 1,
-                "--outbound-messages": 100,
-            },
-            shows="soak:",
-        ),
-    ),
-    (
-        r"\.venv/bin/python examples/simulator\.py.*",
-        Run(smallest={"--steps": 10}, check=outputs.simulator),
-    ),
-    (
-        r"\.venv/bin/python benchmarks/web_bench\.py.*",
-        Run(
-            smallest={"--updates": 20, "--loads": 2},
-            replace=(("docs/img/web-view.png", "{sandbox}/web-view.png"),),
-        ),
-    ),
-    (
-        r"hcx serve --http-port 8080",
-        Skip("serves until stopped; tests/web starts it with --http-port and drives the page"),
-    ),
-    (r"hcx web page at http://HOST:PORT/", Skip("a line hcx prints, quoted in the prose")),
-    (
-        r"(benchmarks|scripts|examples)/\S+\.py .*",
-        Abbreviates("the campaign table's shorthand for the command of its Reproduce block"),
-    ),
-]
-
-NOT_OUTPUT = {
-    ("docs/architecture.md", "WebSocket frame"): "a diagram of the flow of one command",
-    ("docs/architecture.md", "service/gateway/"): "the gateway's modules, one line each",
-    ("docs/architecture.md", "client/"): "the client's modules, one line each",
-    ("docs/web.md", "hcx web page at"): "what `hcx serve --http-port` prints (tests/web checks it)",
-    ("docs/web.md", "content-security-policy:"): "the page's headers (tests/web checks them)",
-    ("docs/engine.md", "required ="): "the collateral formula",
-    ("docs/protocol.md", "→ {"): "an example session on the wire (ids elided with …)",
-}
-
-
-def _rule(command: Command) -> tuple[str, Skip | Abbreviates | Run | Serve] | None:
-    for pattern, action in RULES:
-        if re.fullmatch(pattern, command.text):
-            return pattern, action
-    return None
 
 
 def _shrink(command: str, smallest: dict[str, int | float | str]) -> str:
@@ -272,7 +82,7 @@ def _grouped() -> dict[str, list[Command]]:
 def _runs() -> list[pytest.param]:  # type: ignore[valid-type]
     params = []
     for text, where in _grouped().items():
-        matched = _rule(where[0])
+        matched = rule_of(where[0])
         if matched and isinstance(matched[1], Run):
             params.append(pytest.param(text, matched[1], id=f"{where[0].source}: {text}"))
     return params
@@ -319,9 +129,9 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 def test_every_documented_command_has_a_rule_and_every_rule_a_command() -> None:
     found = commands()
     assert len(found) > 40, "the extraction found almost nothing: is it broken?"
-    unruled = [f"{c.source}: {c.text}" for c in found if _rule(c) is None]
+    unruled = [f"{c.source}: {c.text}" for c in found if rule_of(c) is None]
     assert not unruled, "documented commands without a rule:\n" + "\n".join(unruled)
-    used = {_rule(c)[0] for c in found}  # type: ignore[index]
+    used = {rule_of(c)[0] for c in found}  # type: ignore[index]
     assert [p for p, _ in RULES if p not in used] == []
 
 
@@ -339,7 +149,7 @@ def test_shorthands_name_a_documented_command() -> None:
         if not command.source.endswith("(docstring)"):
             blocks.setdefault(name, []).append(command.text)
     for command in commands():
-        matched = _rule(command)
+        matched = rule_of(command)
         if matched and isinstance(matched[1], Abbreviates):
             full = f".venv/bin/python {command.text}"
             name = command.source.split(":")[0]
@@ -375,6 +185,8 @@ def _execute(written: str, rule: Run, directory: Path, journal: Journal) -> tupl
     for old, new in (*SANDBOX_PATHS, *rule.replace):
         command = command.replace(old, new)
     command = _shrink(command, rule.smallest).format(**sandbox.values)
+    if rule.setup:
+        command = f"{rule.setup} && {command}"
     return command, sandbox.run(command, timeout=rule.timeout)
 
 
@@ -413,10 +225,10 @@ def test_documented_command_runs(
         rule.check(command, done.stdout)
 
 
-def _serve_rule() -> tuple[str, Serve]:
+def _serverule_of() -> tuple[str, Serve]:
     found = set()
     for command in commands():
-        matched = _rule(command)
+        matched = rule_of(command)
         if matched and isinstance(matched[1], Serve):
             found.add((command.text, matched[1]))
     (only,) = found
@@ -429,7 +241,7 @@ def test_documented_serve_with_settings_tls_and_metrics(sandbox: Sandbox) -> Non
     its wss:// address, serves every metric the metrics table names, stops on SIGTERM."""
     import trustme
 
-    written, rule = _serve_rule()
+    written, rule = _serverule_of()
     (settings,) = [body for source, lang, body in fenced() if lang == "toml"]
     (sandbox.directory / "hcx.toml").write_text(settings)
     authority = trustme.CA()
@@ -518,3 +330,85 @@ def test_readme_client_snippet_against_make_runs_demo(sandbox: Sandbox) -> None:
     assert sorted(ignored.stdout.split()) == written, "not in .gitignore: " + str(
         set(written) - set(ignored.stdout.split())
     )
+
+
+def _admin_block() -> list[Command]:
+    block = [c for c in commands() if isinstance((rule_of(c) or ("", None))[1], AdminBlock)]
+    assert len({c.source.split(":")[0] for c in block}) == 1, "one block, one document"
+    return block
+
+
+def test_documented_admin_block_against_a_server(sandbox: Sandbox) -> None:
+    """operations.md's `hcx admin` block, line by line in order, against `hcx serve` on
+    a journal with the admin key its first line's comment makes (on a free port: `--url`
+    before the action, as the prose says). Each line prints `COMMAND ok|rejected seq N`
+    and exits 0 when ok, 1 when rejected; `settle` is written for "once expired", so it is
+    also run on an option listed (by epoch ms) to expire a moment later."""
+    block = _admin_block()
+    assert block[0].text.startswith("export HCX_ADMIN_KEY=")
+    made = sandbox.run("hcx keys create --db hcx.db --wallet admin --role admin", timeout=60)
+    assert made.returncode == 0, made.stderr
+    (key,) = re.findall(r"^key (hcx_\S+)$", made.stdout, re.M)
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/ws"
+    server = sandbox.start(f"hcx serve --db hcx.db --port {port}", ready="listening on")
+
+    export = block[0].text.replace("hcx_…", key)
+
+    def admin(line: str) -> Done:
+        return sandbox.run(
+            f"{export} && {line.replace('hcx admin ', f'hcx admin --url {url} ')}", 60
+        )
+
+    try:
+        ran = [(c.text, admin(c.text)) for c in block[1:]]
+        soon = int(time.time() * 1000) + 1500
+        listed = admin(
+            f"hcx admin list --underlying BTC --expiry {soon} --strike 3000 --option put "
+            "--tick 0.1 --lot 0.1"
+        )
+        (put,) = re.findall(r"BTC-\d{8}-3000-P", admin("hcx admin instruments").stdout)
+        time.sleep(max(0.0, soon / 1000 - time.time()) + 0.2)
+        settled = admin(f"hcx admin settle {put} 3075")
+    finally:
+        code = server.stop()
+    assert code == 0, str(server)
+    for text, done in (*ran, ("list (epoch ms)", listed), ("settle (expired)", settled)):
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode in (0, 1), f"{text}: exit {done.returncode}\n{done.stderr}"
+    # The documented option's expiry against the wall clock decides what halt, resume and
+    # settle answer (an expired instrument cannot be halted; a live one cannot be settled).
+    (listing,) = [t for t, _ in ran if t.startswith("hcx admin list ")]
+    (day,) = re.findall(r"--expiry (\d{4}-\d\d-\d\d)", listing)
+    expired = time.time() >= datetime.datetime.fromisoformat(f"{day}T08:00Z").timestamp()
+    expected = {
+        "list": ("CreateInstrument", None),
+        "deposit": ("Deposit", None),
+        "index": ("SetIndexPrice", None),
+        "halt": ("HaltInstrument", "instrument_not_active" if expired else None),
+        "resume": ("ResumeInstrument", "instrument_not_active" if expired else None),
+        "settle": ("Settle", None if expired else "not_expired"),
+    }
+    outputs_of = {t.split()[2]: d for t, d in ran}
+    assert set(outputs_of) == {*expected, "instruments", "book"}, list(outputs_of)
+    for action, (command, reason) in expected.items():
+        done = outputs_of[action]
+        if reason is None:
+            want = rf"{command} ok seq \d+"
+        else:
+            want = rf"{command} rejected seq \d+ reason {reason}"
+        assert re.fullmatch(want, done.stdout.strip()), f"{action}: {done.stdout}{done.stderr}"
+        assert done.returncode == (0 if reason is None else 1), action
+    symbol = f"BTC-{day.replace('-', '')}-3000-C"  # the symbol the comment names
+    instruments = outputs_of["instruments"]
+    assert instruments.returncode == 0, instruments.stderr
+    outputs.lines(
+        rf"^{symbol}  (active|expired|settled)  BTC call strike 3000  expiry {day} 08:00Z  "
+        r"tick 0\.1 lot 0\.1  multiplier \S+  fees \d+/\d+ bps$"
+    )("hcx admin instruments", instruments.stdout)
+    book = outputs_of["book"]
+    assert book.returncode == 0, book.stderr
+    assert re.fullmatch(rf"{symbol} book seq \d+\n  \(empty\)\n", book.stdout), book.stdout
+    assert re.fullmatch(r"CreateInstrument ok seq \d+", listed.stdout.strip()), listed.stdout
+    assert re.fullmatch(r"Settle ok seq \d+", settled.stdout.strip()), settled.stdout
+    assert settled.returncode == 0
