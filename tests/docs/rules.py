@@ -79,7 +79,7 @@ RULES: list[tuple[str, Action]] = [
     ),
     (
         r"hcx (serve|demo|keys|keys create|serve --auth none|serve --db( path)?|export|admin"
-        r"|admin resume SYMBOL)",
+        r"|admin resume SYMBOL|standby|promote|standby --port|replay +--verify)",
         Skip(
             "names a command in the prose (what a program or the reader runs), not a line to copy"
         ),
@@ -202,6 +202,36 @@ RULES: list[tuple[str, Action]] = [
         ),
     ),
     (
+        r"hcx (serve --db primary|standby --db standby|promote --db standby)\.db --nats "
+        r"nats://127\.0\.0\.1:4222 .*",
+        Skip(
+            "the runbook's three servers on a fixed NATS address: tests/replication runs the "
+            "same commands against a real nats-server on a free port"
+        ),
+    ),
+    (
+        r"hcx (promote --db standby\.db +--nats URL --port P|standby --db old\.db --nats URL)",
+        Skip("a synopsis with placeholders (URL, P); the runbook's block above gives it whole"),
+    ),
+    (
+        r"\.venv/bin/python benchmarks/replication_bench\.py.*",
+        Run(
+            smallest={
+                "--commands": 600,
+                "--rounds": 1,
+                "--lag-seconds": 1,
+                "--lag-rate": 200,
+                "--subscribers": 2,
+            },
+            replace=((" …", ""),),
+            timeout=240,
+        ),
+    ),
+    (
+        r"\.venv/bin/python scripts/failover_campaign\.py.*",
+        Run(smallest={"--cycles": 1}, timeout=240),
+    ),
+    (
         r"hcx serve --http-port 8080",
         Skip("serves until stopped; tests/web starts it with --http-port and drives the page"),
     ),
@@ -270,6 +300,7 @@ NOT_OUTPUT = {
     ("docs/protocol.md", "→ {"): "an example session on the wire (ids elided with …)",
     ("docs/architecture.md", "service/gateway/"): "the modules of a package and their jobs",
     ("docs/architecture.md", "client/"): "the modules of a package and their jobs",
+    ("docs/replication.md", "clients ──ws──▶"): "a diagram of the replication topology",
     ("docs/web.md", "hcx web page at"): "what `hcx serve --http-port` prints (tests/web reads it)",
     ("docs/web.md", "content-security-policy:"): "the page's headers (tests/web checks them)",
 }
