@@ -43,8 +43,9 @@ PING_S, PONG_S = 0.5, 0.5
 CONFIG = f"[gateway]\nping_interval_s = {PING_S}\npong_timeout_s = {PONG_S}\n"
 
 
-def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    (directory / "hcx.toml").write_text(CONFIG)
+def start_server(directory: Path, config: str) -> tuple[subprocess.Popen[bytes], str]:
+    directory.mkdir()
+    (directory / "hcx.toml").write_text(config)
     command = [sys.executable, "-m", "hcx.cli", "serve", "--db", str(directory / "hcx.db")]
     command += ["--port", "0", "--auth", "none", "--config", str(directory / "hcx.toml")]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -144,11 +145,19 @@ def ms(seconds: float) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = start_server(Path(tmp))
+        proc, url = start_server(Path(tmp) / "heartbeat", CONFIG)
         try:
             await market(url)
             killed = [await one_drop(url, args.orders, False) for _ in range(args.rounds)]
             frozen = [await one_drop(url, args.orders, True) for _ in range(args.freezes)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+        # History on a server with the default heartbeat: the short one above would cut a
+        # reader that a loaded machine starves for half a second in the middle of a page.
+        proc, url = start_server(Path(tmp) / "history", "")
+        try:
+            await market(url)
             await trades(url, 1000)
             runs = {
                 "JSON, bare socket": await raw_get_trades(url, SUBPROTOCOL_JSON, 50),

@@ -48,6 +48,7 @@ from hcx.client.messages import (
     parse_message,
 )
 from hcx.client.options import ClientOptions, OptionFields, resolve
+from hcx.client.pending import PendingCall
 from hcx.client.requests import Request, new_request_id, now_ms
 from hcx.client.subscriptions import PrivateSubscription, Subscription
 from hcx.protocol import SUBPROTOCOL_LOCAL
@@ -68,36 +69,6 @@ _NETWORK_ERRORS = (
     trio.TooSlowError,
     trio.BrokenResourceError,
 )
-
-
-class _Pending:
-    """A call waiting for its answer. ``resend``: re-send it after a reconnect (False for
-    messages that only make sense on the connection they were sent on)."""
-
-    __slots__ = ("_error", "_event", "_value", "message", "resend")
-
-    def __init__(self, message: dict[str, Any], *, resend: bool = True) -> None:
-        self.message = message
-        self.resend = resend
-        self._event = trio.Event()
-        self._value: Any = None
-        self._error: BaseException | None = None
-
-    def resolve(self, value: Any) -> None:
-        if not self._event.is_set():
-            self._value = value
-            self._event.set()
-
-    def fail(self, error: BaseException) -> None:
-        if not self._event.is_set():
-            self._error = error
-            self._event.set()
-
-    async def wait(self) -> Any:
-        await self._event.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
 
 
 class Client(Calls):
@@ -142,8 +113,8 @@ class Client(Calls):
         self._closing = False
         self._dead: ConnectionLost | None = None
         self._ids = itertools.count(1)
-        self._commands: dict[str, _Pending] = {}
-        self._queries: dict[int, _Pending] = {}
+        self._commands: dict[str, PendingCall] = {}
+        self._queries: dict[int, PendingCall] = {}
         self._subscriptions: dict[tuple[str, str | None], Subscription[Any]] = {}
         self._background_ids: dict[int, Subscription[Any]] = {}
         self._connected = trio.Event()
@@ -397,7 +368,7 @@ class Client(Calls):
             return
         await subscription.offer(parsed)
 
-    def _resolve(self, pending: _Pending, message: dict[str, Any]) -> None:
+    def _resolve(self, pending: PendingCall, message: dict[str, Any]) -> None:
         try:
             pending.resolve(parse_message(message))
         except ValueError as exc:
@@ -459,7 +430,7 @@ class Client(Calls):
         pending = self._commands.get(request.request_id)
         if pending is None:
             self._check_open()
-            pending = self._commands[request.request_id] = _Pending(request.to_wire())
+            pending = self._commands[request.request_id] = PendingCall(request.to_wire())
             await self._transmit(pending.message)
         answer: R = expect(await pending.wait(), request.RESULT)
         return answer
@@ -467,7 +438,7 @@ class Client(Calls):
     async def _query(self, message: dict[str, Any], *, resend: bool = True) -> Any:
         self._check_open()
         msg_id = next(self._ids)
-        pending = self._queries[msg_id] = _Pending({**message, "id": msg_id}, resend=resend)
+        pending = self._queries[msg_id] = PendingCall({**message, "id": msg_id}, resend=resend)
         await self._transmit(pending.message)
         return await pending.wait()
 
@@ -485,7 +456,7 @@ class Client(Calls):
         if self.options.cancel_on_disconnect:
             message["cancel_on_disconnect"] = True
         msg_id = next(self._ids)
-        pending = self._queries[msg_id] = _Pending({**message, "id": msg_id}, resend=False)
+        pending = self._queries[msg_id] = PendingCall({**message, "id": msg_id}, resend=False)
         await self._transmit(pending.message, ws)
         answer = expect(await pending.wait(), Authenticated)
         self.role = answer.role
