@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import trio
 from trio_websocket import open_websocket_url
@@ -115,11 +114,9 @@ async def get_trades(url: str, subprotocol: str, rounds: int) -> list[float]:
     async with hcx.client.connect(url, subprotocol=subprotocol) as client:
         for _ in range(rounds):
             started = time.perf_counter()
-            answer: Any = await client.send_raw(
-                {"type": "GetTrades", "symbol": SYMBOL, "from_seq": 1, "limit": 1000}
-            )
+            trades = await client.get_trades(SYMBOL, from_seq=1, limit=1000)
             times.append(time.perf_counter() - started)
-            assert len(answer.data["trades"]) == 1000
+            assert len(trades) == 1000
     return times
 
 
