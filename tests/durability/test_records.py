@@ -232,7 +232,7 @@ def test_a_schema_2_journal_is_migrated_to_mark_its_record_formats(tmp_path: Pat
     journal.connection.execute("PRAGMA user_version = 2")
     journal.close()
     reopened = Journal(path)
-    assert reopened.connection.execute("PRAGMA user_version").fetchall()[0][0] == 3
+    assert reopened.connection.execute("PRAGMA user_version").fetchall()[0][0] == SCHEMA_VERSION
     assert reopened.get_meta("record_formats") == bytes([NESTED_FORMAT, FORMAT_VERSION])
     assert recover(reopened, None, EngineConfig()).replayed == len(rows)
     reopened.close()

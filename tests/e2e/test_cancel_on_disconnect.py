@@ -134,15 +134,11 @@ async def test_dead_man_switch_fires_across_a_restart(tmp_path: Path) -> None:
     server = start(tmp_path / "a")
     await open_market(server)
     async with hcx.client.connect(server.url, wallet="alice") as alice:
-        armed = await alice.send_raw(
-            {
-                "type": "CancelAfter",
-                "request_id": "0b7a3f5e-6a53-4b8e-9f1d-1d3e2c4b5a69",
-                "ts": now_ms(),
-                "timeout_ms": 1500,
-            }
+        armed = await alice.cancel_after(
+            1500, request_id="0b7a3f5e-6a53-4b8e-9f1d-1d3e2c4b5a69", ts=now_ms()
         )
-        assert armed.data["status"] == "ok" and armed.data["deadline_ms"] > now_ms()
+        assert armed.status == "ok" and armed.deadline_ms is not None
+        assert armed.deadline_ms > now_ms()
         placed = [await alice.place_order("BTC-20301231-3000-C", "buy", "2", "1") for _ in "ab"]
         ids = [p.order_id for p in placed]
     assert server.stop() == 0

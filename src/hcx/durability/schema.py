@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -46,6 +46,23 @@ _MIGRATIONS: dict[int, str] = {
     # of calling a good journal corrupt.
     3: """
         INSERT OR REPLACE INTO meta(key, value) VALUES ('record_formats', x'0102');
+    """,
+    # The public trade history, derived from the journal and caught up from its tail at
+    # each start (``trade_history``). From here on records may hold the commands that came
+    # with it (ResumeInstrument, CancelAfter, cancel-on-disconnect, Tick): an hcx of
+    # schema 3 refuses the file as too new instead of calling them corrupt.
+    4: """
+        CREATE TABLE IF NOT EXISTS trade_index (
+            symbol      TEXT    NOT NULL,
+            n           INTEGER NOT NULL,
+            trade_id    INTEGER NOT NULL,
+            price       INTEGER NOT NULL,
+            size        INTEGER NOT NULL,
+            taker_side  TEXT    NOT NULL,
+            ts          INTEGER NOT NULL,
+            journal_seq INTEGER NOT NULL,
+            PRIMARY KEY (symbol, n)
+        ) WITHOUT ROWID;
     """,
 }
 

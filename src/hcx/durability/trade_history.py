@@ -6,19 +6,26 @@ among all trades of its symbol in journal order, book and RFQ trades alike, star
 restart and on any copy of the journal. It must never write to the journal and never
 decide anything: it only numbers what was committed, in commit order.
 
-``TradeHistory.load`` reads the journal once (a record is decoded only when its bytes
-hold the tag ``Trade``); the gateway then ``add``s each released trade, in release order
-(= journal order), so the live numbers continue the loaded ones.
+``TradeHistory.load`` reads the trades already numbered in the file's ``trade_index``
+table, then the journal after the last record that index covers (a record is decoded only
+when its bytes hold the tag ``Trade``), and writes what it found to the index: a start
+reads the journal's tail, not the whole journal. The index records the chain value of the
+last record it covers; a journal whose chain there differs (a tail set aside, another
+file) has its index rebuilt from the start. The gateway then ``add``s each released trade,
+in release order (= journal order), so the live numbers continue the loaded ones.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import cbor2
 
 from hcx.durability.journal import Journal
 from hcx.durability.records import decode_record
 
 _TRADE_TAG = b"eTrade"  # the CBOR text string "Trade" (major type 3, length 5)
+INDEX_KEY = "trade_index_upto"  # meta: CBOR [last journal seq indexed, its chain value]
 
 
 class TradeRow(NamedTuple):
@@ -42,8 +49,18 @@ class TradeHistory:
     def load(cls, journal: Journal, upto: int | None = None) -> TradeHistory:
         """Every trade in the journal (records ``seq <= upto``, all when ``None``)."""
         history = cls()
-        last = 0
-        for seq, _ts, _key, blob, _crc, _chain in journal.scan(0):
+        indexed = _indexed_upto(journal)
+        if upto is not None and indexed > upto:
+            indexed = 0
+        if indexed:
+            for symbol, *fields in journal.connection.execute(
+                "SELECT symbol, trade_id, price, size, taker_side, ts, journal_seq "
+                "FROM trade_index ORDER BY symbol, n"
+            ):
+                history._append(symbol, *fields)
+        found: list[tuple[str, TradeRow]] = []
+        last = indexed
+        for seq, _ts, _key, blob, _crc, _chain in journal.scan(indexed):
             if upto is not None and seq > upto:
                 break
             last = seq
@@ -52,8 +69,11 @@ class TradeHistory:
             for event in decode_record(blob).events:
                 if event[0] == "Trade":
                     _tag, symbol, trade_id, price, size, side, ts, journal_seq = event
-                    history._append(symbol, trade_id, price, size, side, ts, journal_seq)
+                    row = history._append(symbol, trade_id, price, size, side, ts, journal_seq)
+                    found.append((symbol, row))
         history.upto = last
+        if last != indexed and not journal.in_memory:
+            _write_index(journal, found, last, rebuild=indexed == 0)
         return history
 
     def _append(
@@ -99,3 +119,34 @@ class TradeHistory:
             return rows[max(0, len(rows) - limit) :]
         start = max(from_seq, 1) - 1
         return rows[start : start + limit]
+
+
+def _indexed_upto(journal: Journal) -> int:
+    """The last journal seq the index covers, if its chain there is still the journal's;
+    else 0 (the index is rebuilt)."""
+    stored = journal.get_meta(INDEX_KEY)
+    if stored is None:
+        return 0
+    seq, chain = cbor2.loads(stored)
+    row = journal.read(seq)
+    return int(seq) if row is not None and row.chain == chain else 0
+
+
+def _write_index(
+    journal: Journal, found: list[tuple[str, TradeRow]], last: int, *, rebuild: bool
+) -> None:
+    row = journal.read(last)
+    assert row is not None
+    connection: Any = journal.connection
+    with connection:
+        if rebuild:
+            connection.execute("DELETE FROM trade_index")
+        connection.executemany(
+            "INSERT INTO trade_index VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(symbol, *trade) for symbol, trade in found],
+        )
+        connection.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (INDEX_KEY, cbor2.dumps([last, row.chain])),
+        )
