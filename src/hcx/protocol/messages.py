@@ -1,6 +1,6 @@
 """Engine results and events as wire messages: decimal strings out, ``None`` left out.
 
-Each output class is converted by a plan built once from its attrs fields: which fields
+Each output class is converted by a plan built once from its fields: which fields
 are decimal amounts, which are dropped (the ``wallet`` on private messages is implied by
 the connection, except on order messages where the protocol shows it), and how the
 protocol names differ (a book update's ``seq`` is its ``book_seq``).
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-import attrs
 
 from hcx.engine.numbers import format_decimal
 from hcx.engine.outputs import (
@@ -27,6 +25,7 @@ from hcx.engine.outputs import (
     PositionExpired,
     RfqResult,
 )
+from hcx.engine.plain import field_names
 
 DECIMAL_FIELDS = frozenset(
     {
@@ -77,9 +76,9 @@ def _plan(cls: type) -> Plan:
     drop = _DROP.get(cls, frozenset())
     rename = _RENAME.get(cls, {})
     return [
-        (a.name, rename.get(a.name, a.name), a.name in DECIMAL_FIELDS)
-        for a in attrs.fields(cls)
-        if a.name not in drop
+        (name, rename.get(name, name), name in DECIMAL_FIELDS)
+        for name in field_names(cls)
+        if name not in drop
     ]
 
 
@@ -97,7 +96,7 @@ def _converter(cls: type) -> Callable[[Any], dict[str, Any]]:
         lines.append("    special(obj, out)")
     lines.append("    return out")
     namespace: dict[str, Any] = {"fmt": format_decimal, "special": _SPECIAL.get(cls)}
-    # The source is built from attrs field names only, never from input.
+    # The source is built from the classes' field names only, never from input.
     exec("\n".join(lines), namespace)
     convert: Callable[[Any], dict[str, Any]] = namespace["convert"]
     return convert
