@@ -4,14 +4,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The pure-Python build beside it (HCX_PURE=1: no mypyc), for the engine's suites.
+PURE_VENV := .venv-pure
+PURE_STAMP := $(PURE_VENV)/.installed
+# The editable install holds the compiled engine next to its sources: an edit to them
+# rebuilds it (a stale extension would shadow the edit).
+ENGINE_SOURCES := setup.py $(wildcard src/hcx/engine/*.py)
+SOURCES := $(shell find src -name '*.py')
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit unit-pure bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(ENGINE_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/hcx --version
 	touch $(STAMP)
+
+$(PURE_STAMP): pyproject.toml $(SOURCES)
+	test -x $(PURE_VENV)/bin/python || $(PYTHON) -m venv $(PURE_VENV)
+	$(PURE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	HCX_PURE=1 $(PURE_VENV)/bin/python -m pip install --quiet '.[test]'
+	HCX_PURE=1 $(PURE_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps .
+	$(PURE_VENV)/bin/hcx --version | grep 'pure engine'
+	touch $(PURE_STAMP)
 
 run: $(STAMP)
 	$(BIN)/hcx demo
@@ -26,10 +42,16 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck unit
+# The engine's suites (properties, determinism, differential, compiled = pure) on the
+# pure install; tests import its hcx, not the sources (src is not on their path).
+unit-pure: $(PURE_STAMP)
+	HCX_PURE=1 $(PURE_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		tests/engine tests/test_bench_smoke.py
+
+test: lint typecheck unit unit-pure
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info
+	rm -rf $(VENV) $(PURE_VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info src/*.so src/hcx/engine/*.so
