@@ -33,8 +33,8 @@ run: $(STAMP)
 	$(BIN)/hcx demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts examples
-	$(BIN)/ruff format --check src tests benchmarks scripts examples
+	$(BIN)/ruff check setup.py src tests benchmarks scripts examples
+	$(BIN)/ruff format --check setup.py src tests benchmarks scripts examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -15,31 +15,13 @@ from pathlib import Path
 
 from setuptools import setup
 
-# The modules mypyc compiles: the engine, whose data model is made of native classes.
-# Its commands and config stay attrs classes, interpreted: the protocol builds, compares
-# and evolves them, and attrs classes compiled by mypyc fail at import.
-COMPILED = [
-    "src/hcx/engine/accounts.py",
-    "src/hcx/engine/admin.py",
-    "src/hcx/engine/book.py",
-    "src/hcx/engine/changes.py",
-    "src/hcx/engine/engine.py",
-    "src/hcx/engine/expiry.py",
-    "src/hcx/engine/greeks.py",
-    "src/hcx/engine/instruments.py",
-    "src/hcx/engine/matching.py",
-    "src/hcx/engine/mmp.py",
-    "src/hcx/engine/numbers.py",
-    "src/hcx/engine/orders.py",
-    "src/hcx/engine/outputs.py",
-    "src/hcx/engine/plain.py",
-    "src/hcx/engine/precheck.py",
-    "src/hcx/engine/protection.py",
-    "src/hcx/engine/rfq.py",
-    "src/hcx/engine/risk.py",
-    "src/hcx/engine/snapshot.py",
-    "src/hcx/engine/state.py",
-]
+# mypyc compiles every module of the engine but these: commands and config stay attrs
+# classes, interpreted (the protocol builds, compares and evolves them, and attrs classes
+# compiled by mypyc fail at import); the package's __init__ only re-exports.
+INTERPRETED = ("__init__.py", "commands.py", "config.py")
+COMPILED = sorted(
+    path.as_posix() for path in Path("src/hcx/engine").glob("*.py") if path.name not in INTERPRETED
+)
 
 
 def _say(message: str) -> None:
