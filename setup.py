@@ -53,7 +53,15 @@ def _extensions() -> list[object]:
     from mypyc.build import mypycify
 
     _say(f"compiling {len(COMPILED)} modules with mypyc")
-    return list(mypycify(COMPILED, opt_level="3", group_name="hcx_core"))
+    # Only the engine is type-checked strictly here: the rest of hcx is followed for its
+    # types but its errors are not the build's (the build environment has mypy and attrs,
+    # not trio or apsw). Its own cache, so a developer's mypy cache never shapes a build.
+    options = [
+        "--follow-imports=silent",
+        "--no-warn-unused-configs",
+        "--cache-dir=build/mypyc-cache",
+    ]
+    return list(mypycify([*options, *COMPILED], opt_level="3", group_name="hcx_core"))
 
 
 setup(ext_modules=_extensions())
