@@ -15,8 +15,10 @@ reference, and these properties hold them equal on generated input, valid and no
 
 from __future__ import annotations
 
+import ast
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -161,18 +163,52 @@ OUTPUT_CLASSES = [
 ]
 
 
+def _annotations() -> dict[str, dict[str, str]]:
+    """Each output class's constructor parameters and their annotations, read from the
+    source: the compiled build's classes check the types they are given, and do not
+    carry their annotations."""
+    source = Path(outputs.__file__ or "").parent / "outputs.py"
+    found: dict[str, dict[str, str]] = {}
+    bases: dict[str, str] = {}
+    for node in ast.parse(source.read_text()).body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        bases[node.name] = ast.unparse(node.bases[0]) if node.bases else ""
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                found[node.name] = {
+                    arg.arg: ast.unparse(arg.annotation)
+                    for arg in item.args.args[1:]
+                    if arg.annotation is not None
+                }
+    for name, base in bases.items():
+        if name not in found and base in found:
+            found[name] = found[base]
+    return found
+
+
+ANNOTATIONS = _annotations()
+
+
 def _value_for(cls: type, name: str) -> st.SearchStrategy[Any]:
+    """Any value of the field's type (``None`` too where the field allows it)."""
+    annotation = ANNOTATIONS[cls.__name__][name]
+    optional = annotation.endswith(" | None")
+    kind = annotation.removesuffix(" | None")
+    base: st.SearchStrategy[Any]
     if name in ("bids", "asks"):
-        return st.lists(st.tuples(st.integers(1, 10**12), st.integers(0, 10**12)), max_size=3)
-    if name == "canceled":
-        return st.lists(st.integers(1, 10**6), max_size=3)
-    if name in DECIMAL_FIELDS:
-        values = st.integers(-(10**15), 10**15)
-        # A balance result always carries its three amounts (the wire nests them).
-        if cls is outputs.BalanceResult and name in ("total", "available", "reserved"):
-            return values
-        return st.none() | values
-    return st.none() | st.integers() | st.text(max_size=8) | st.booleans()
+        base = st.lists(st.tuples(st.integers(1, 10**12), st.integers(0, 10**12)), max_size=3)
+    elif name == "canceled":
+        base = st.lists(st.integers(1, 10**6), max_size=3)
+    elif name in DECIMAL_FIELDS:
+        base = st.integers(-(10**15), 10**15)
+    elif kind == "bool":
+        base = st.booleans()
+    elif kind == "int":
+        base = st.integers()
+    else:  # str, or a Literal of strings
+        base = st.text(max_size=8)
+    return st.none() | base if optional else base
 
 
 @pytest.mark.parametrize("cls", OUTPUT_CLASSES, ids=lambda cls: cls.__name__)
