@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from hcx.build import version_line
+
 EXIT_USAGE = 2
 EXIT_CORRUPT = 3
 EXIT_DURABILITY = 4
@@ -34,6 +36,9 @@ def _replication_options(parser: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hcx", description="hcx: a durable options exchange")
+    parser.add_argument(
+        "--version", action="version", version=version_line(), help="version and engine build"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the exchange and its WebSocket gateway")

@@ -287,6 +287,17 @@ async def test_restart_uses_the_snapshot_and_replays_only_the_tail(tmp_path: Pat
     assert progress == [100, 200]
 
 
+class _WithApply:
+    """``engine`` in every respect but ``apply``."""
+
+    def __init__(self, engine: Any, apply: Any) -> None:
+        self._engine = engine
+        self.apply = apply
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
 async def test_an_engine_fault_stops_everything_and_the_request_is_refused_after(
     tmp_path: Path,
 ) -> None:
@@ -303,7 +314,9 @@ async def test_an_engine_fault_stops_everything_and_the_request_is_refused_after
                     raise ZeroDivisionError("bug")
                 return real_apply(envelope)
 
-            engine.apply = faulty  # type: ignore[method-assign]
+            # The compiled engine is a native class (no attribute can be set on it): the
+            # sequencing step gets an engine whose ``apply`` is the faulty one instead.
+            exchange.sequencer.step.engine = _WithApply(engine, faulty)  # type: ignore[assignment]
             await exchange.submit("alice", "poison", ts, order("buy", "90"))
     async with open_exchange(ServiceConfig(db=path)) as exchange:
         answer = await exchange.submit("alice", "poison", ts, order("buy", "90"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from hcx.engine.commands import (
 )
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.numbers import parse_decimal
+from hcx.engine.plain import replace
 
 EXPIRY = 1_924_905_600_000
 LISTED = expected_symbol("BTC", EXPIRY, parse_decimal("3000"), "call")
@@ -77,7 +77,7 @@ def test_early_refusal_is_apply_s_answer_and_apply_changes_nothing(
     output = engine.apply(envelope)
     if early is None:
         return
-    assert attrs.evolve(early, seq=6) == output.result
+    assert replace(early, seq=6) == output.result
     assert output.events == []
     assert _state(engine) == before
 

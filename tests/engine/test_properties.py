@@ -64,6 +64,7 @@ from hcx.engine.outputs import (
     Position,
     Trade,
 )
+from hcx.engine.plain import field_names, has_fields
 from hcx.engine.snapshot import canonical_bytes
 from hcx.engine.state import EngineState
 
@@ -460,9 +461,14 @@ def check_result(command: Command, result: Any) -> None:
         assert result.canceled == sorted(result.canceled)
 
 
+def _names(cls: type) -> tuple[str, ...]:
+    """The fields of an engine data class (plain) or of its config (attrs)."""
+    return field_names(cls) if has_fields(cls) else tuple(f.name for f in attrs.fields(cls))
+
+
 def _plain(value: Any) -> Any:
-    if attrs.has(type(value)):
-        return {f.name: _plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if has_fields(type(value)) or attrs.has(type(value)):
+        return {name: _plain(getattr(value, name)) for name in _names(type(value))}
     if isinstance(value, Book):
         return {
             side: ([_plain(o) for o in book_side.orders()], dict(book_side.sizes))
@@ -479,9 +485,9 @@ def state_view(engine: Engine) -> dict[str, Any]:
     """Every field of the engine's state read from its live objects, not via ``snapshot``,
     so a field the snapshot forgets shows up as a difference."""
     view = {
-        f.name: _plain(getattr(engine.state, f.name))
-        for f in attrs.fields(EngineState)
-        if f.name not in ("margin_cache", "delta_cache")  # derived, rebuilt on demand
+        name: _plain(getattr(engine.state, name))
+        for name in field_names(EngineState)
+        if name not in ("margin_cache", "delta_cache")  # derived, rebuilt on demand
     }
     # Listing order within an underlying carries no meaning.
     view["by_underlying"] = {k: sorted(v) for k, v in view["by_underlying"].items()}
@@ -495,8 +501,8 @@ def state_view(engine: Engine) -> dict[str, Any]:
 def outputs_as_data(outputs: list[Output]) -> list[dict[str, Any]]:
     return [
         {
-            "result": [type(o.result).__name__, attrs.asdict(o.result)],
-            "events": [[type(e).__name__, attrs.asdict(e)] for e in o.events],
+            "result": [type(o.result).__name__, _plain(o.result)],
+            "events": [[type(e).__name__, _plain(e)] for e in o.events],
         }
         for o in outputs
     ]
@@ -513,9 +519,9 @@ def check_plain_values(output: Output) -> None:
         return value is None or type(value) in (int, str, bool)
 
     for item in (output.result, *output.events):
-        for field in attrs.fields(type(item)):
-            value = getattr(item, field.name)
-            assert plain(value), (type(item).__name__, field.name, value)
+        for name in field_names(type(item)):
+            value = getattr(item, name)
+            assert plain(value), (type(item).__name__, name, value)
 
 
 # --- the properties ---------------------------------------------------------------

@@ -13,12 +13,11 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
-import attrs
-
 from hcx.durability.journal import Journal
 from hcx.durability.records import decode_output_object, decode_record
 from hcx.engine.numbers import format_decimal
 from hcx.engine.outputs import Fill, OrderUpdate, Trade
+from hcx.engine.plain import field_names
 from hcx.protocol.messages import DECIMAL_FIELDS
 
 EVENT_OF_KIND: dict[str, type] = {"trades": Trade, "fills": Fill, "orders": OrderUpdate}
@@ -27,11 +26,11 @@ FORMATS = ("csv", "jsonl")
 
 
 def columns(kind: str) -> list[str]:
-    return [a.name for a in attrs.fields(EVENT_OF_KIND[kind])]
+    return list(field_names(EVENT_OF_KIND[kind]))
 
 
 def _row_maker(cls: type) -> Callable[[Any], dict[str, Any]]:
-    plan = [(a.name, a.name in DECIMAL_FIELDS) for a in attrs.fields(cls)]
+    plan = [(name, name in DECIMAL_FIELDS) for name in field_names(cls)]
 
     def row(event: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -44,6 +44,7 @@ from hcx.engine.outputs import (
     RfqResult,
     Trade,
 )
+from hcx.engine.plain import field_names, has_fields
 
 FORMAT_VERSION = 2
 NESTED_FORMAT = 1  # written before version 2; still read, and re-encoded by replay
@@ -71,7 +72,7 @@ OUTPUT_TYPES: dict[str, type] = {
     )
 }
 
-# Per class, ``obj -> [TYPE, *attrs field values in declaration order]`` (the nested
+# Per class, ``obj -> [TYPE, *field values in declaration order]`` (the nested
 # format's item, and the shape ``Record`` hands out) and the same as a tuple (spliced
 # into the flat body). Fields per tag, for cutting a flat body back into items.
 _FIELD_LISTS: dict[type, Callable[[Any], list[Any]]] = {}
@@ -84,10 +85,17 @@ def _compile(cls: type, brackets: tuple[str, str]) -> Callable[[Any], Any]:
     unpacking, and this runs for the command, the result and every event of every
     record, live and in replay."""
     tag = cls.TYPE if hasattr(cls, "TYPE") else cls.__name__
-    values = "".join(f", o.{field.name}" for field in attrs.fields(cls))
+    values = "".join(f", o.{name}" for name in _field_names(cls))
     opening, closing = brackets
     compiled: Callable[[Any], Any] = eval(f"lambda o: {opening}tag{values}{closing}", {"tag": tag})
     return compiled
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """Commands are attrs classes; results and events are the engine's plain classes."""
+    if has_fields(cls):
+        return field_names(cls)
+    return tuple(field.name for field in attrs.fields(cls))
 
 
 def _field_list_of(cls: type) -> Callable[[Any], list[Any]]:
@@ -111,7 +119,7 @@ def _arities() -> dict[str, int]:
         tag = cls.TYPE if hasattr(cls, "TYPE") else cls.__name__
         if tag in arity:  # a flat body could not be cut back
             raise RuntimeError(f"record tag {tag!r} names two types")
-        arity[tag] = len(attrs.fields(cls))
+        arity[tag] = len(_field_names(cls))
     return arity
 
 

@@ -13,15 +13,15 @@ A sell covered by a long position needs no margin. ``Wallet.reserved`` is the su
 
 from __future__ import annotations
 
-import attrs
+from typing import ClassVar
 
 from hcx.engine.book import Order
 from hcx.engine.instruments import Instrument
 from hcx.engine.numbers import SCALE, fee_for
+from hcx.engine.plain import Fields
 
 
-@attrs.define(slots=True, eq=False)
-class Exposure:
+class Exposure(Fields):
     """One wallet's stake in one instrument.
 
     ``cost`` is the signed premium of the open position (paid > 0 for a long, received
@@ -30,13 +30,45 @@ class Exposure:
     last computed for all of it.
     """
 
-    size: int = 0
-    cost: int = 0
-    cash_basis: int = 0
-    realized_pnl: int = 0
-    buy_reserved: int = 0
-    open_sell_size: int = 0
-    required: int = 0
+    # The snapshot's row order: changing it changes every digest.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "size",
+        "cost",
+        "cash_basis",
+        "realized_pnl",
+        "buy_reserved",
+        "open_sell_size",
+        "required",
+    )
+
+    def __init__(
+        self,
+        size: int = 0,
+        cost: int = 0,
+        cash_basis: int = 0,
+        realized_pnl: int = 0,
+        buy_reserved: int = 0,
+        open_sell_size: int = 0,
+        required: int = 0,
+    ) -> None:
+        self.size = size
+        self.cost = cost
+        self.cash_basis = cash_basis
+        self.realized_pnl = realized_pnl
+        self.buy_reserved = buy_reserved
+        self.open_sell_size = open_sell_size
+        self.required = required
+
+    def copy(self) -> Exposure:
+        return Exposure(
+            self.size,
+            self.cost,
+            self.cash_basis,
+            self.realized_pnl,
+            self.buy_reserved,
+            self.open_sell_size,
+            self.required,
+        )
 
     def entry_price(self, multiplier: int) -> int:
         """Average open price per contract (display only: rounded toward zero)."""
@@ -75,15 +107,24 @@ def requirement(
     return held
 
 
-@attrs.define(slots=True, eq=False)
-class Wallet:
-    name: str
-    total: int = 0
-    reserved: int = 0
-    # Resting orders by id; ids only grow, so this is also arrival order.
-    open_orders: dict[int, Order] = attrs.Factory(dict)
-    client_ids: dict[str, int] = attrs.Factory(dict)
-    exposures: dict[str, Exposure] = attrs.Factory(dict)
+class Wallet(Fields):
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "name",
+        "total",
+        "reserved",
+        "open_orders",
+        "client_ids",
+        "exposures",
+    )
+
+    def __init__(self, name: str, total: int = 0, reserved: int = 0) -> None:
+        self.name = name
+        self.total = total
+        self.reserved = reserved
+        # Resting orders by id; ids only grow, so this is also arrival order.
+        self.open_orders: dict[int, Order] = {}
+        self.client_ids: dict[str, int] = {}
+        self.exposures: dict[str, Exposure] = {}
 
     @property
     def available(self) -> int:

@@ -17,37 +17,81 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Iterator
-
-import attrs
+from typing import ClassVar
 
 from hcx.engine.commands import SelfTradePrevention, Side, TimeInForce
 from hcx.engine.outputs import Level, OrderStatus
+from hcx.engine.plain import Fields
 
 
-@attrs.define(slots=True, eq=False)
-class Order:
+class Order(Fields):
     """A live order. ``reserved`` is the collateral a resting buy holds (0 for sells,
     whose margin is held per position in ``accounts``)."""
 
-    order_id: int
-    request_id: str
-    wallet: str
-    symbol: str
-    side: Side
-    price: int
-    size: int
-    remaining: int
-    tif: TimeInForce
-    post_only: bool
-    reduce_only: bool
-    mmp: bool
-    client_id: str | None
-    stp: SelfTradePrevention
-    ts_ms: int
-    reserved: int = 0
-    status: OrderStatus = "open"
-    reason: str | None = None
-    mmp_triggered: bool = False
+    # The snapshot's row order: changing it changes every digest.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "order_id",
+        "request_id",
+        "wallet",
+        "symbol",
+        "side",
+        "price",
+        "size",
+        "remaining",
+        "tif",
+        "post_only",
+        "reduce_only",
+        "mmp",
+        "client_id",
+        "stp",
+        "ts_ms",
+        "reserved",
+        "status",
+        "reason",
+        "mmp_triggered",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        request_id: str,
+        wallet: str,
+        symbol: str,
+        side: Side,
+        price: int,
+        size: int,
+        remaining: int,
+        tif: TimeInForce,
+        post_only: bool,
+        reduce_only: bool,
+        mmp: bool,
+        client_id: str | None,
+        stp: SelfTradePrevention,
+        ts_ms: int,
+        reserved: int = 0,
+        status: OrderStatus = "open",
+        reason: str | None = None,
+        mmp_triggered: bool = False,
+    ) -> None:
+        self.order_id = order_id
+        self.request_id = request_id
+        self.wallet = wallet
+        self.symbol = symbol
+        self.side = side
+        self.price = price
+        self.size = size
+        self.remaining = remaining
+        self.tif = tif
+        self.post_only = post_only
+        self.reduce_only = reduce_only
+        self.mmp = mmp
+        self.client_id = client_id
+        self.stp = stp
+        self.ts_ms = ts_ms
+        self.reserved = reserved
+        self.status = status
+        self.reason = reason
+        self.mmp_triggered = mmp_triggered
 
     @property
     def filled(self) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from hcx.engine import admin, deadman, expiry, orders, protection, rfq
 from hcx.engine.changes import Changes, order_update
 from hcx.engine.commands import (
@@ -72,6 +74,9 @@ _HANDLERS: dict[type, Handler] = {
 }
 
 
+# An exception class stays a plain Python class when compiled (mypyc cannot make a native
+# subclass of a builtin type).
+@mypyc_attr(native_class=False)
 class EngineMisuse(RuntimeError):
     """The caller broke the engine's contract (an envelope out of sequence)."""
 
@@ -128,9 +133,9 @@ class Engine:
 
     @classmethod
     def restore(cls, snapshot: Snapshot) -> Engine:
-        engine = cls.__new__(cls)
-        engine.state, engine.last_seq, engine.last_ts = restore_state(snapshot)
-        engine._changes = Changes()
+        state, last_seq, last_ts = restore_state(snapshot)
+        engine = cls(state.config)
+        engine.state, engine.last_seq, engine.last_ts = state, last_seq, last_ts
         return engine
 
     # --- reads (not journaled; the service orders them with the commands) ---------

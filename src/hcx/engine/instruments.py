@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime
 import re
-
-import attrs
+from typing import ClassVar
 
 from hcx.engine.commands import CreateInstrument, OptionKind
 from hcx.engine.config import EngineConfig
 from hcx.engine.numbers import PREMIUM_DIVISOR, SCALE, format_decimal
 from hcx.engine.outputs import InstrumentStatus
+from hcx.engine.plain import Value
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 # The last millisecond a date can name (9999-12-31): later expiries have no symbol.
@@ -25,19 +25,47 @@ MAX_EXPIRY_MS = (datetime.datetime.max.replace(tzinfo=datetime.UTC) - _EPOCH) //
 _UNDERLYING = re.compile(r"[A-Z0-9]{1,16}\Z")
 
 
-@attrs.define(slots=True)
-class Instrument:
-    symbol: str
-    underlying: str
-    expiry_ms: int
-    strike: int
-    option: OptionKind
-    tick_size: int
-    lot_size: int
-    multiplier: int
-    maker_fee_bps: int
-    taker_fee_bps: int
-    status: InstrumentStatus = "active"
+class Instrument(Value):
+    # The snapshot's row order: changing it changes every digest.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "symbol",
+        "underlying",
+        "expiry_ms",
+        "strike",
+        "option",
+        "tick_size",
+        "lot_size",
+        "multiplier",
+        "maker_fee_bps",
+        "taker_fee_bps",
+        "status",
+    )
+
+    def __init__(
+        self,
+        symbol: str,
+        underlying: str,
+        expiry_ms: int,
+        strike: int,
+        option: OptionKind,
+        tick_size: int,
+        lot_size: int,
+        multiplier: int,
+        maker_fee_bps: int,
+        taker_fee_bps: int,
+        status: InstrumentStatus = "active",
+    ) -> None:
+        self.symbol = symbol
+        self.underlying = underlying
+        self.expiry_ms = expiry_ms
+        self.strike = strike
+        self.option = option
+        self.tick_size = tick_size
+        self.lot_size = lot_size
+        self.multiplier = multiplier
+        self.maker_fee_bps = maker_fee_bps
+        self.taker_fee_bps = taker_fee_bps
+        self.status = status
 
     def terms(self) -> tuple[object, ...]:
         return (

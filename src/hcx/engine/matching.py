@@ -9,10 +9,6 @@ changing anything, whether a fill-or-kill order would fill completely.
 
 from __future__ import annotations
 
-from collections import deque
-
-import attrs
-
 from hcx.engine.accounts import Exposure, Wallet, buy_hold
 from hcx.engine.book import Book, BookSide, Order
 from hcx.engine.changes import Changes
@@ -108,9 +104,7 @@ def _mmp_would_breach(
     if order.wallet not in trials:
         protection = state.mmp.get((order.wallet, inst.underlying))
         trials[order.wallet] = (
-            None
-            if protection is None or not protection.enabled
-            else attrs.evolve(protection, window=deque(protection.window))
+            None if protection is None or not protection.enabled else protection.copy()
         )
     trial = trials[order.wallet]
     if trial is None:

@@ -13,25 +13,64 @@ replayed, snapshotted and in the digest.
 from __future__ import annotations
 
 from collections import deque
+from typing import ClassVar
 
-import attrs
+from hcx.engine.plain import Fields
 
 UNTIL_RESET = -1
 
 
-@attrs.define(slots=True, eq=False)
-class MmpState:
-    interval_ms: int
-    frozen_ms: int
-    qty_limit: int | None
-    delta_limit: int | None
-    enabled: bool = True
-    # 0: not frozen; UNTIL_RESET; or the ts at which trading resumes.
-    frozen_until: int = 0
-    # (ts, size, signed delta) of fills inside the window, oldest first.
-    window: deque[tuple[int, int, int]] = attrs.Factory(deque)
-    window_qty: int = 0
-    window_delta: int = 0
+class MmpState(Fields):
+    # The snapshot's row order: changing it changes every digest.
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "interval_ms",
+        "frozen_ms",
+        "qty_limit",
+        "delta_limit",
+        "enabled",
+        "frozen_until",
+        "window",
+        "window_qty",
+        "window_delta",
+    )
+
+    def __init__(
+        self,
+        interval_ms: int,
+        frozen_ms: int,
+        qty_limit: int | None,
+        delta_limit: int | None,
+        enabled: bool = True,
+        frozen_until: int = 0,
+        window: deque[tuple[int, int, int]] | None = None,
+        window_qty: int = 0,
+        window_delta: int = 0,
+    ) -> None:
+        self.interval_ms = interval_ms
+        self.frozen_ms = frozen_ms
+        self.qty_limit = qty_limit
+        self.delta_limit = delta_limit
+        self.enabled = enabled
+        # 0: not frozen; UNTIL_RESET; or the ts at which trading resumes.
+        self.frozen_until = frozen_until
+        # (ts, size, signed delta) of fills inside the window, oldest first.
+        self.window: deque[tuple[int, int, int]] = deque() if window is None else window
+        self.window_qty = window_qty
+        self.window_delta = window_delta
+
+    def copy(self) -> MmpState:
+        """An independent copy (its own window), for trying fills without changing this."""
+        return MmpState(
+            self.interval_ms,
+            self.frozen_ms,
+            self.qty_limit,
+            self.delta_limit,
+            self.enabled,
+            self.frozen_until,
+            deque(self.window),
+            self.window_qty,
+            self.window_delta,
+        )
 
     def is_frozen(self, ts_ms: int) -> bool:
         return self.frozen_until == UNTIL_RESET or ts_ms < self.frozen_until

@@ -14,8 +14,6 @@ toward the quoter's MMP when the quote asked for it.
 
 from __future__ import annotations
 
-import attrs
-
 from hcx.engine.accounts import Exposure, Wallet, apply_fill
 from hcx.engine.changes import Changes
 from hcx.engine.commands import AcceptQuote, Envelope
@@ -126,7 +124,7 @@ def _can_afford(state: EngineState, name: str, cmd: AcceptQuote, taker: bool) ->
         side = taker_side if taker else ("sell" if taker_side == "buy" else "buy")
         exposure = copies.get(symbol)
         if exposure is None:
-            exposure = copies[symbol] = attrs.evolve(wallet.exposures.get(symbol, Exposure()))
+            exposure = copies[symbol] = wallet.exposures.get(symbol, Exposure()).copy()
         premium = inst.premium(price, size)
         fee = fee_for(premium, inst.taker_fee_bps if taker else inst.maker_fee_bps)
         apply_fill(trial, exposure, side, size, premium, fee)

@@ -24,10 +24,10 @@ from hcx.engine.state import NO_DEADLINE, EngineState
 
 SNAPSHOT_VERSION = 2
 
-_ORDER_FIELDS = [a.name for a in attrs.fields(Order)]
-_EXPOSURE_FIELDS = [a.name for a in attrs.fields(Exposure)]
-_INSTRUMENT_FIELDS = [a.name for a in attrs.fields(Instrument)]
-_MMP_FIELDS = [a.name for a in attrs.fields(MmpState)]
+_ORDER_FIELDS = list(Order.FIELDS)
+_EXPOSURE_FIELDS = list(Exposure.FIELDS)
+_INSTRUMENT_FIELDS = list(Instrument.FIELDS)
+_MMP_FIELDS = list(MmpState.FIELDS)
 
 Snapshot = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """Engine results, events and read answers as wire messages: decimal strings out, ``None``
 left out. Builds shapes only; never reads the engine or sends anything.
 
-Each output class is converted by a plan built once from its attrs fields: which fields
+Each output class is converted by a plan built once from its fields: which fields
 are decimal amounts, which are dropped (the ``wallet`` on private messages is implied by
 the connection, except on order messages where the protocol shows it), and how the
 protocol names differ (a book update's ``seq`` is its ``book_seq``).
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
-
-import attrs
 
 from hcx.engine.numbers import format_decimal
 from hcx.engine.outputs import (
@@ -31,6 +29,7 @@ from hcx.engine.outputs import (
     PositionExpired,
     RfqResult,
 )
+from hcx.engine.plain import field_names
 
 DECIMAL_FIELDS = frozenset(
     {
@@ -82,9 +81,9 @@ def _plan(cls: type) -> Plan:
     drop = _DROP.get(cls, frozenset())
     rename = _RENAME.get(cls, {})
     return [
-        (a.name, rename.get(a.name, a.name), a.name in DECIMAL_FIELDS)
-        for a in attrs.fields(cls)
-        if a.name not in drop
+        (name, rename.get(name, name), name in DECIMAL_FIELDS)
+        for name in field_names(cls)
+        if name not in drop
     ]
 
 
@@ -102,7 +101,7 @@ def _converter(cls: type) -> Callable[[Any], dict[str, Any]]:
         lines.append("    special(obj, out)")
     lines.append("    return out")
     namespace: dict[str, Any] = {"fmt": format_decimal, "special": _SPECIAL.get(cls)}
-    # The source is built from attrs field names only, never from input.
+    # The source is built from the classes' field names only, never from input.
     exec("\n".join(lines), namespace)
     convert: Callable[[Any], dict[str, Any]] = namespace["convert"]
     return convert
