@@ -73,6 +73,15 @@ RULES: list[tuple[str, Action]] = [
         ),
     ),
     (r"make test", Skip("this test suite itself")),
+    (r"make unit-pure", Skip("part of `make test`: the engine's suites on the pure build")),
+    (
+        r"\.venv-pure/bin/python benchmarks/engine_bench\.py.*",
+        Skip(
+            "the engine bench on the pure build (.venv-pure, which `make unit-pure` makes "
+            "after these tests); the same lines on .venv run here"
+        ),
+    ),
+    (r"hcx build: pure Python build \(HCX_PURE is set\)", Skip("a line the build prints")),
     (
         r"(\.venv/bin/)?pytest .*",
         Skip("runs tests of this suite a second time (`make test` runs them)"),
