@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import errno
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -341,9 +342,15 @@ def export(db: str, kind: str, fmt: str, out: str | None) -> int:
     try:
         if out is None:
             count = write_rows(journal_rows(db, kind), kind, fmt, sys.stdout)
+            sys.stdout.flush()
         else:
             with open(out, "w", encoding="utf-8", newline="") as handle:
                 count = write_rows(journal_rows(db, kind), kind, fmt, handle)
+    except BrokenPipeError:
+        # The reader stopped reading (``| head``): that is its choice, not an error. Point
+        # stdout at /dev/null so the interpreter's own flush at exit stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (apsw.Error, ValueError, OSError) as exc:
         print(f"hcx export: {exc}", file=sys.stderr)
         return EXIT_CORRUPT if isinstance(exc, ValueError) else EXIT_USAGE
