@@ -5,6 +5,10 @@ URL from the line it prints, and at teardown sends SIGTERM and asserts exit code
 test may stop it earlier with ``server.stop()`` to look at the journal). ``keyed_server``
 creates API keys with ``hcx keys create`` first and runs with ``--auth keys``.
 ``start_server`` starts one with other options (a ``--config`` TOML file, ...).
+
+Every server ``launch`` starts is also remembered: one a test started by hand and did not
+stop (it raised before its own ``stop``) is killed after the test, so it can never keep
+pytest from exiting.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from hcx.durability.journal import Journal
 from hcx.durability.records import Record, decode_record
 
 STARTUP_TIMEOUT_S = 20.0
+_LAUNCHED: list[subprocess.Popen[bytes]] = []
 
 
 @attrs.define
@@ -146,6 +151,7 @@ def launch(
             proc.wait()
             raise AssertionError(f"hcx serve exited {proc.returncode}:\n{log.read_text()}")
         line += chunk
+    _LAUNCHED.append(proc)
     text = line.decode().strip()
     prefix = "hcx listening on "
     assert text.startswith(prefix), text
@@ -153,6 +159,18 @@ def launch(
 
 
 StartServer = Callable[..., Server]
+
+
+@pytest.fixture(autouse=True)
+def no_server_outlives_its_test() -> Iterator[None]:
+    """Kill what a test launched and left running (set up first, so torn down last: after
+    ``start_server`` has stopped its own servers and checked their exit codes)."""
+    yield
+    while _LAUNCHED:
+        proc = _LAUNCHED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
