@@ -26,8 +26,8 @@ from hcx.client import (
     RfqRequest,
     Trade,
 )
-from hcx.client.requests import CancelOrderRequest
-from hcx.protocol.commands import parse_command
+from hcx.client.requests import CancelOrderRequest, Request
+from hcx.simulator.typed import command_of
 from tests.engine.helpers import examples
 from tests.simulator.market import LATER, SOON, SOON_MS, START_MS, SimDriver
 
@@ -238,9 +238,9 @@ def test_the_fast_order_messages_are_the_clients_messages(
 ) -> None:
     sent: list[dict[str, Any]] = []
 
-    def spy(message: dict[str, Any]) -> Any:
-        sent.append(dict(message))
-        return parse_command(message)
+    def spy(request: Request[Any]) -> Any:
+        sent.append(request.to_wire())
+        return command_of(request)
 
     sim = hcx.Simulator(clock=hcx.SimClock(START_MS))
     alice = sim.session("alice")
@@ -248,7 +248,7 @@ def test_the_fast_order_messages_are_the_clients_messages(
     kwargs = {"tif": tif, "post_only": post_only, "reduce_only": reduce_only, "mmp": mmp}
     stamp = {"request_id": _uuid(5), "ts": START_MS}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(session_module, "parse_command", spy)
+        patch.setattr(session_module, "command_of", spy)
         alice.place_order(SOON, "buy", price, size, client_id=client_id, stp=stp, **kwargs, **stamp)
         alice.cancel_order(3, **stamp)
         alice.cancel_order(client_id="c-9", **stamp)
