@@ -12,6 +12,7 @@ validates on its own account, or touches state.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -65,6 +66,22 @@ def command_of(request: Request[Any]) -> ParsedCommand:
     return parse_command(request.to_wire())
 
 
+_DECIMALS: dict[int, Decimal] = {}
+_DECIMALS_KEPT = 1 << 16
+
+
+def decimal_of(value: int) -> Decimal:
+    """``Decimal(format_decimal(value))``, the client's reading of a scaled amount:
+    remembered, as a market repeats its prices and sizes and the reading costs more than
+    the rest of a result's conversion (Decimals never change, so sharing one is safe)."""
+    found = _DECIMALS.get(value)
+    if found is None:
+        if len(_DECIMALS) >= _DECIMALS_KEPT:
+            _DECIMALS.clear()
+        found = _DECIMALS[value] = Decimal(format_decimal(value))
+    return found
+
+
 def _order_result_converter() -> Callable[[Any], OrderResult]:
     """Engine ``OrderResult`` -> client ``OrderResult`` in one call: what
     ``parse_message(to_wire(result))`` gives (a test holds them equal), without the wire
@@ -78,7 +95,7 @@ def _order_result_converter() -> Callable[[Any], OrderResult]:
             args.append(f"{name}=None if o.{name} is None else fmt(o.{name})")
         else:
             args.append(f"{name}=o.{name}")
-    namespace: dict[str, Any] = {"OrderResult": OrderResult, "fmt": format_decimal}
+    namespace: dict[str, Any] = {"OrderResult": OrderResult, "fmt": decimal_of}
     # The source is built from attrs field names only, never from input.
     exec(f"def convert(o):\n    return OrderResult({', '.join(args)})", namespace)
     convert: Callable[[Any], OrderResult] = namespace["convert"]
