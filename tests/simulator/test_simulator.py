@@ -306,3 +306,4 @@ def test_the_fast_typed_result_is_the_clients_parse(
     fast = session_module.typed(result)
     assert type(fast) is OrderResult
     assert fast == parse_message(to_wire(result))
+    assert repr(fast) == repr(parse_message(to_wire(result)))  # Decimal exponents too

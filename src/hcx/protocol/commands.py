@@ -66,6 +66,8 @@ def _place(message: dict[str, Any]) -> Command:
 
 def _plain_place(message: dict[str, Any]) -> PlaceOrder | None:
     get = message.get
+    if get("client_id") is not None or get("stp") is not None:
+        return None  # the gateway's one pass keeps to the orders without them
     return plain_place(
         get("symbol"),
         get("side"),
@@ -92,11 +94,11 @@ def plain_place(
     client_id: Any = None,
     stp: Any = None,
 ) -> PlaceOrder | None:
-    """The common order (no client id, no ``stp``), read in one pass from the values of
-    its fields (``None`` where absent); ``None`` for anything else, which the checked
-    reading then reads field by field so that an error names the first bad field in the
-    usual order. Accepts nothing the checked reading would refuse, and reads the same
-    values. The gateway's messages and the simulator's typed requests both come here."""
+    """A valid order read in one pass from the values of its fields (``None`` where
+    absent); ``None`` for anything in doubt, which the checked reading then reads field
+    by field so that an error names the first bad field in the usual order. Accepts
+    nothing the checked reading would refuse, and reads the same values. The gateway's
+    messages and the simulator's typed requests both come here."""
     if (
         type(symbol) is not str
         or not 0 < len(symbol) <= 64
@@ -109,8 +111,15 @@ def plain_place(
         or (post_only is not None and type(post_only) is not bool)
         or (reduce_only is not None and type(reduce_only) is not bool)
         or (mmp is not None and type(mmp) is not bool)
-        or client_id is not None
-        or stp is not None
+        or (
+            client_id is not None
+            and (
+                type(client_id) is not str
+                or not 0 < len(client_id) <= CLIENT_ID_MAX
+                or not client_id.isprintable()
+            )
+        )
+        or (stp is not None and stp not in STP_MODES)
     ):
         return None
     try:
@@ -123,6 +132,8 @@ def plain_place(
             post_only is True,
             reduce_only is True,
             mmp is True,
+            client_id,
+            stp or "cancel_maker",
         )
     except DecimalFormatError:
         return None
