@@ -120,7 +120,7 @@ def test_a_typed_order_reads_as_its_wire_message(request: PlaceOrderRequest) -> 
 def test_typed_cancels_and_replaces_read_as_their_wire_messages(
     order_id: Any, client_id: Any, request_id: Any, ts: Any, price: Any
 ) -> None:
-    stamp = {"request_id": request_id, "ts": ts}
+    stamp: dict[str, Any] = {"request_id": request_id, "ts": ts}
     _agree(CancelOrderRequest(order_id=order_id, client_id=client_id, **stamp))
     _agree(ReplaceOrderRequest(order_id=order_id, price=price, size="1", **stamp))
 
@@ -130,7 +130,7 @@ def test_the_common_requests_take_the_one_pass_reading() -> None:
     wire message: these must not (``parse_command`` is not called for them)."""
     import hcx.simulator.typed as typed_module
 
-    stamp = {"request_id": GOOD_ID, "ts": 1}
+    stamp: dict[str, Any] = {"request_id": GOOD_ID, "ts": 1}
     requests = [
         PlaceOrderRequest(symbol="S", side="buy", price=Decimal("1.50"), size=2, **stamp),
         PlaceOrderRequest(
