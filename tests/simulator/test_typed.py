@@ -13,11 +13,15 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hcx.client.messages import OrderUpdate, parse_message
 from hcx.client.requests import CancelOrderRequest, PlaceOrderRequest, ReplaceOrderRequest
 from hcx.engine.numbers import format_decimal
+from hcx.engine.outputs import OrderUpdate as EngineOrderUpdate
+from hcx.engine.outputs import Trade
 from hcx.protocol.commands import parse_command
 from hcx.protocol.errors import ProtocolError
-from hcx.simulator.typed import command_of, decimal_of
+from hcx.protocol.messages import to_wire
+from hcx.simulator.typed import command_of, decimal_of, message_of
 from tests.engine.helpers import examples
 
 SETTINGS = settings(max_examples=examples(400), deadline=None, derandomize=True, database=None)
@@ -163,3 +167,40 @@ def test_a_remembered_amount_is_the_clients_reading() -> None:
         assert first == Decimal(value).scaleb(-6)
         # The same digits and exponent as the client's reading of the wire string.
         assert str(first) == format_decimal(value)
+
+
+@SETTINGS
+@given(
+    order_id=st.sampled_from([None, 4]),
+    amounts=st.sampled_from([(None, None), (1_500_000, 2_000_000), (10**12 + 1, 7)]),
+    reason=st.sampled_from([None, "invalid_price"]),
+    filled=st.integers(0, 3_000_000),
+)
+def test_an_order_update_reaches_a_channel_as_the_clients_parse(
+    order_id: Any, amounts: Any, reason: Any, filled: int
+) -> None:
+    price, size = amounts
+    update = EngineOrderUpdate(
+        GOOD_ID,
+        order_id,
+        "c-1" if order_id else None,
+        "alice",
+        "S" if order_id else None,
+        "sell" if order_id else None,
+        price,
+        size,
+        "ioc" if order_id else None,
+        "rejected" if reason else "partially_filled",
+        filled,
+        reason,
+        False,
+        None,
+        5,
+        9,
+    )
+    fast = message_of(update)
+    reference = parse_message(to_wire(update))
+    assert type(fast) is OrderUpdate
+    assert fast == reference and repr(fast) == repr(reference)
+    trade = Trade("S", 3, 1_500_000, 2_000_000, "buy", 5, 9)
+    assert message_of(trade) == parse_message(to_wire(trade))

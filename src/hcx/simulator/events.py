@@ -25,7 +25,7 @@ from hcx.engine.outputs import (
     PositionExpired,
     Trade,
 )
-from hcx.protocol.messages import to_wire
+from hcx.simulator.typed import message_of
 
 PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
 CHANNELS = ("book", "trades", "instruments", "rfq", *PRIVATE_CHANNELS)
@@ -128,6 +128,6 @@ class EventHub:
     def _send(handlers: list[Handler] | None, event: Any) -> None:
         if not handlers:
             return
-        message = parse_message(to_wire(event))
+        message = message_of(event)
         for handler in list(handlers):
             handler(message)

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from hcx.client.errors import HcxError
-from hcx.client.messages import OrderResult, parse_message
+from hcx.client.messages import OrderResult, OrderUpdate, parse_message
 from hcx.client.requests import (
     CancelOrderRequest,
     PlaceOrderRequest,
@@ -27,6 +27,7 @@ from hcx.client.requests import (
 )
 from hcx.engine.numbers import format_decimal
 from hcx.engine.outputs import OrderResult as EngineOrderResult
+from hcx.engine.outputs import OrderUpdate as EngineOrderUpdate
 from hcx.protocol.commands import (
     ParsedCommand,
     parse_command,
@@ -82,12 +83,12 @@ def decimal_of(value: int) -> Decimal:
     return found
 
 
-def _order_result_converter() -> Callable[[Any], OrderResult]:
-    """Engine ``OrderResult`` -> client ``OrderResult`` in one call: what
-    ``parse_message(to_wire(result))`` gives (a test holds them equal), without the wire
-    dict between; every order call's answer passes here."""
+def _order_state_converter(cls: type[Any]) -> Callable[[Any], Any]:
+    """Engine ``OrderResult``/``OrderUpdate`` -> the client's class ``cls`` in one call:
+    what ``parse_message(to_wire(value))`` gives (a test holds them equal), without the
+    wire dict between; every order call's answer and order update passes here."""
     args = []
-    for field in attrs.fields(OrderResult):
+    for field in attrs.fields(cls):
         name = field.name
         if name in DECIMAL_FIELDS and field.default is attrs.NOTHING:
             args.append(f"{name}=fmt(o.{name})")
@@ -95,14 +96,17 @@ def _order_result_converter() -> Callable[[Any], OrderResult]:
             args.append(f"{name}=None if o.{name} is None else fmt(o.{name})")
         else:
             args.append(f"{name}=o.{name}")
-    namespace: dict[str, Any] = {"OrderResult": OrderResult, "fmt": decimal_of}
+    namespace: dict[str, Any] = {"cls": cls, "fmt": decimal_of}
     # The source is built from attrs field names only, never from input.
-    exec(f"def convert(o):\n    return OrderResult({', '.join(args)})", namespace)
-    convert: Callable[[Any], OrderResult] = namespace["convert"]
+    exec(f"def convert(o):\n    return cls({', '.join(args)})", namespace)
+    convert: Callable[[Any], Any] = namespace["convert"]
     return convert
 
 
-_ORDER_RESULT = _order_result_converter()
+_ORDER_RESULT = _order_state_converter(OrderResult)
+_DIRECT: dict[type, Callable[[Any], Any]] = {
+    EngineOrderUpdate: _order_state_converter(OrderUpdate),
+}
 
 
 def typed(answer: Any) -> Any:
@@ -114,6 +118,12 @@ def typed(answer: Any) -> Any:
     if isinstance(parsed, HcxError):
         raise parsed
     return parsed
+
+
+def message_of(event: Any) -> Any:
+    """An engine event as the client's channel message (``parse_message(to_wire(event))``)."""
+    direct = _DIRECT.get(type(event))
+    return direct(event) if direct is not None else parse_message(to_wire(event))
 
 
 def request_id_of(item: Any) -> str | None:
