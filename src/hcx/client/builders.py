@@ -60,6 +60,15 @@ class AsyncSubmitter(Caller, Protocol):
 Builder = Callable[Concatenate[Caller, P], Request[R]]
 
 
+def stamp(caller: Caller, request_id: str | None, ts: int | None) -> dict[str, Any]:
+    """``request_id`` and ``ts`` as given, else a fresh id and now by ``caller``'s clock.
+    (The order calls, the hot ones, spell this out: no dict to build and unpack.)"""
+    return {
+        "request_id": request_id or caller._new_request_id(),
+        "ts": caller._now_ms() if ts is None else ts,
+    }
+
+
 def sync_call(build: Builder[P, R]) -> Callable[Concatenate[SyncSubmitter, P], R]:
     """``build`` as a method that submits the request and returns its result."""
 
@@ -173,22 +182,13 @@ def cancel_all(
     ts: int | None = None,
 ) -> CancelAllRequest:
     """Cancel every own order (of ``symbol``, or of ``underlying``'s instruments)."""
-    return CancelAllRequest(
-        symbol=symbol,
-        underlying=underlying,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return CancelAllRequest(symbol=symbol, underlying=underlying, **stamp(caller, request_id, ts))
 
 
 def withdraw(
     caller: Caller, amount: Amount, *, request_id: str | None = None, ts: int | None = None
 ) -> WithdrawRequest:
-    return WithdrawRequest(
-        amount=amount,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return WithdrawRequest(amount=amount, **stamp(caller, request_id, ts))
 
 
 def bulk_message(orders: Sequence[OrderRequest]) -> dict[str, Any]:
@@ -222,8 +222,7 @@ def set_mmp(
         qty_limit=qty_limit,
         delta_limit=delta_limit,
         enabled=enabled,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
+        **stamp(caller, request_id, ts),
     )
 
 
@@ -231,22 +230,14 @@ def cancel_after(
     caller: Caller, timeout_ms: int, *, request_id: str | None = None, ts: int | None = None
 ) -> CancelAfterRequest:
     """Arm (or renew, or with 0 turn off) the dead-man's switch of this wallet."""
-    return CancelAfterRequest(
-        timeout_ms=timeout_ms,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return CancelAfterRequest(timeout_ms=timeout_ms, **stamp(caller, request_id, ts))
 
 
 def reset_mmp(
     caller: Caller, underlying: str, *, request_id: str | None = None, ts: int | None = None
 ) -> ResetMmpRequest:
     """Lift a freeze on ``underlying`` (and start a fresh window)."""
-    return ResetMmpRequest(
-        underlying=underlying,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return ResetMmpRequest(underlying=underlying, **stamp(caller, request_id, ts))
 
 
 # --- RFQ -------------------------------------------------------------------------------
@@ -294,12 +285,7 @@ def accept_quote(
 ) -> AcceptQuoteRequest:
     """Execute a quote on one's own RFQ: all legs at the quoted prices, or none. A
     journaled command like the order commands (a repeat answers the stored result)."""
-    return AcceptQuoteRequest(
-        rfq_id=rfq_id,
-        quote_id=quote_id,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return AcceptQuoteRequest(rfq_id=rfq_id, quote_id=quote_id, **stamp(caller, request_id, ts))
 
 
 # --- admin commands --------------------------------------------------------------------
@@ -332,8 +318,7 @@ def create_instrument(
         multiplier=multiplier,
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
+        **stamp(caller, request_id, ts),
     )
 
 
@@ -345,12 +330,7 @@ def deposit(
     request_id: str | None = None,
     ts: int | None = None,
 ) -> DepositRequest:
-    return DepositRequest(
-        wallet=wallet,
-        amount=amount,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return DepositRequest(wallet=wallet, amount=amount, **stamp(caller, request_id, ts))
 
 
 def set_index_price(
@@ -363,33 +343,21 @@ def set_index_price(
     ts: int | None = None,
 ) -> SetIndexPriceRequest:
     return SetIndexPriceRequest(
-        underlying=underlying,
-        price=price,
-        vol=vol,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
+        underlying=underlying, price=price, vol=vol, **stamp(caller, request_id, ts)
     )
 
 
 def halt_instrument(
     caller: Caller, symbol: str, *, request_id: str | None = None, ts: int | None = None
 ) -> HaltInstrumentRequest:
-    return HaltInstrumentRequest(
-        symbol=symbol,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return HaltInstrumentRequest(symbol=symbol, **stamp(caller, request_id, ts))
 
 
 def resume_instrument(
     caller: Caller, symbol: str, *, request_id: str | None = None, ts: int | None = None
 ) -> ResumeInstrumentRequest:
     """A halted instrument trades again."""
-    return ResumeInstrumentRequest(
-        symbol=symbol,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return ResumeInstrumentRequest(symbol=symbol, **stamp(caller, request_id, ts))
 
 
 def settle(
@@ -402,12 +370,7 @@ def settle(
 ) -> SettleRequest:
     """Cash-settle the expired ``symbol`` at the underlying's settlement ``price``:
     every holder gets ``PositionExpired`` on its ``portfolio`` channel."""
-    return SettleRequest(
-        symbol=symbol,
-        price=price,
-        request_id=request_id or caller._new_request_id(),
-        ts=caller._now_ms() if ts is None else ts,
-    )
+    return SettleRequest(symbol=symbol, price=price, **stamp(caller, request_id, ts))
 
 
 # --- queries ---------------------------------------------------------------------------
