@@ -115,18 +115,35 @@ def test_a_typed_order_reads_as_its_wire_message(request: PlaceOrderRequest) -> 
 
 @SETTINGS
 @given(
-    order_id=st.one_of(st.integers(-1, 2**63), odd),
-    client_id=st.one_of(st.sampled_from(["c1", "x" * 37]), odd),
-    request_id=request_ids,
-    ts=timestamps,
-    price=amounts,
+    target=st.one_of(
+        st.tuples(st.integers(1, 2**63 - 1), st.none()),
+        st.tuples(st.none(), st.sampled_from(["c1", "x" * 36])),
+    ),
+    odd_fields=st.lists(st.sampled_from(["order_id", "client_id", "request_id", "ts"]), max_size=2),
+    data=st.data(),
 )
 def test_typed_cancels_and_replaces_read_as_their_wire_messages(
-    order_id: Any, client_id: Any, request_id: Any, ts: Any, price: Any
+    target: Any, odd_fields: list[str], data: st.DataObject
 ) -> None:
-    stamp: dict[str, Any] = {"request_id": request_id, "ts": ts}
-    _agree(CancelOrderRequest(order_id=order_id, client_id=client_id, **stamp))
-    _agree(ReplaceOrderRequest(order_id=order_id, price=price, size="1", **stamp))
+    """A valid cancel (by order id or by client id) with up to two fields made odd."""
+    fields: dict[str, Any] = {
+        "order_id": target[0],
+        "client_id": target[1],
+        "request_id": GOOD_ID,
+        "ts": data.draw(st.integers(0, 2**63 - 1)),
+    }
+    odd_values = {
+        "order_id": st.one_of(st.sampled_from([None, 0, -1, 2**63, True, 1.0]), odd),
+        "client_id": st.one_of(st.sampled_from(["x" * 37, "", "a\n", "c2"]), odd),
+        "request_id": request_ids,
+        "ts": timestamps,
+    }
+    for name in odd_fields:
+        fields[name] = data.draw(odd_values[name], name)
+    _agree(CancelOrderRequest(**fields))
+    price = data.draw(amounts, "price")
+    stamp = {"request_id": fields["request_id"], "ts": fields["ts"]}
+    _agree(ReplaceOrderRequest(order_id=fields["order_id"], price=price, size="1", **stamp))
 
 
 def test_the_common_requests_take_the_one_pass_reading() -> None:
@@ -150,6 +167,7 @@ def test_the_common_requests_take_the_one_pass_reading() -> None:
             **stamp,
         ),
         CancelOrderRequest(order_id=7, **stamp),
+        CancelOrderRequest(client_id="c-1", **stamp),
     ]
     original = typed_module.parse_command
     typed_module.parse_command = None  # type: ignore[assignment]

@@ -140,11 +140,19 @@ def plain_place(
 
 
 def plain_cancel(order_id: Any, client_id: Any = None) -> CancelOrder | None:
-    """``CancelOrder`` by a valid ``order_id`` alone, in one pass; ``None`` for anything
-    else (the checked reading then names the bad field)."""
-    if type(order_id) is not int or not 1 <= order_id <= f.MAX_INT or client_id is not None:
-        return None
-    return CancelOrder(order_id)
+    """``CancelOrder`` by a valid ``order_id`` or a valid ``client_id`` alone, in one
+    pass; ``None`` for anything else (the checked reading then names the bad field)."""
+    if client_id is None:
+        if type(order_id) is int and 1 <= order_id <= f.MAX_INT:
+            return CancelOrder(order_id)
+    elif (
+        order_id is None
+        and type(client_id) is str
+        and 0 < len(client_id) <= CLIENT_ID_MAX
+        and client_id.isprintable()
+    ):
+        return CancelOrder(None, client_id)
+    return None
 
 
 def plain_stamp(request_id: Any, ts: Any) -> bool:
