@@ -116,6 +116,22 @@ def test_channels_call_back_and_queue_as_commands_apply() -> None:
     assert len(fills) == 1 and book.pending() == 0
 
 
+def test_event_channels_listen_beside_rfq_listeners_and_stop() -> None:
+    """With only ``rfq`` listened to, a command's events are not looked at; a channel
+    added later gets them, and none after it is stopped."""
+    sim, d = market()
+    assert d.rfq["alice"].pending() == 0  # the driver's sessions listen to rfq
+    d.s["alice"].place_order(SOON, "sell", "100", "1")
+    trades: list[Any] = []
+    stop = sim.on("trades", trades.append)
+    d.s["bob"].place_order(SOON, "buy", "100", "1")
+    assert [(t.symbol, t.size) for t in trades] == [(SOON, Decimal("1"))]
+    stop()
+    d.s["alice"].place_order(SOON, "sell", "100", "1")
+    d.s["bob"].place_order(SOON, "buy", "100", "1")
+    assert len(trades) == 1 and len(sim.trades(SOON)) == 2
+
+
 def test_rfq_traffic_reaches_the_quoter_and_the_taker() -> None:
     sim, d = market()
     rfq_id = d.s["carol"].request_quote([hcx.client.RfqLeg(symbol=LATER, side="buy", size="1")])

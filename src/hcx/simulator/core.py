@@ -240,7 +240,7 @@ class Simulator:
                 recent.move_to_end(event.order_id)
                 if len(recent) > RECENT_ORDERS_KEPT:
                     recent.popitem(last=False)
-        if self.hub.routes:
+        if self.hub.wants_events:
             self.hub.publish(events)
 
     # --- time --------------------------------------------------------------------------

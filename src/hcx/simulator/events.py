@@ -78,9 +78,13 @@ class EventQueue:
 class EventHub:
     def __init__(self) -> None:
         self.routes: dict[Key, list[Handler]] = {}
+        # Whether anyone listens to a channel of engine events (not only ``rfq``, which
+        # ``deliver`` serves): otherwise a command's events need not be looked at.
+        self.wants_events = False
 
     def add(self, key: Key, handler: Handler) -> Callable[[], None]:
         self.routes.setdefault(key, []).append(handler)
+        self._listening()
         return lambda: self.remove(key, handler)
 
     def remove(self, key: Key, handler: Handler) -> None:
@@ -89,6 +93,10 @@ class EventHub:
             handlers.remove(handler)
             if not handlers:
                 del self.routes[key]
+                self._listening()
+
+    def _listening(self) -> None:
+        self.wants_events = any(channel != "rfq" for channel, _ in self.routes)
 
     def publish(self, events: Iterable[Any]) -> None:
         """Deliver one command's events, in order, to whoever listens."""
