@@ -98,10 +98,8 @@ class SimSession:
             request_id, ts, command = command_of(request)
         except ProtocolError as exc:
             raise as_hcx_error(exc, {"request_id": request.request_id}) from None
-        answer = typed(sim.apply(self.wallet, request_id, ts, command))
-        if not isinstance(answer, request.RESULT):
-            return expect(answer, request.RESULT)  # type: ignore[no-any-return]
-        return answer  # type: ignore[no-any-return]
+        result: R = expect(typed(sim.apply(self.wallet, request_id, ts, command)), request.RESULT)
+        return result
 
     place_order = sync_call(build.place_order)
     cancel_order = sync_call(build.cancel_order)
