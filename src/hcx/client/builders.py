@@ -11,11 +11,12 @@ built here too.
 from __future__ import annotations
 
 import functools
+import inspect
+import typing
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from hcx.client.messages import OptionKind, QuoteLeg, RfqLeg, SelfTradePrevention, Side
-from hcx.client.messages import TimeInForce as Tif
+from hcx.client.messages import OptionKind, QuoteLeg, RfqLeg, SelfTradePrevention, Side, TimeInForce
 from hcx.client.requests import (
     AcceptQuoteRequest,
     Amount,
@@ -76,6 +77,7 @@ def sync_call(build: Builder[P, R]) -> Callable[Concatenate[SyncSubmitter, P], R
     def call(self: SyncSubmitter, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.submit(build(self, *args, **kwargs))
 
+    call.__signature__ = _method_signature(build)  # type: ignore[attr-defined]
     return call
 
 
@@ -88,7 +90,18 @@ def async_call(
     async def call(self: AsyncSubmitter, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return await self.submit(build(self, *args, **kwargs))
 
+    call.__signature__ = _method_signature(build)  # type: ignore[attr-defined]
     return call
+
+
+def _method_signature(build: Callable[..., Any]) -> inspect.Signature:
+    """What ``help()`` and editors show for the method: the builder's arguments, with
+    ``self`` first and the request's result (not the request) as what it returns."""
+    signature = inspect.signature(build)
+    caller, *rest = signature.parameters.values()
+    result = typing.get_type_hints(build)["return"].RESULT
+    this = caller.replace(name="self", annotation=inspect.Parameter.empty)
+    return signature.replace(parameters=[this, *rest], return_annotation=result)
 
 
 # --- orders ----------------------------------------------------------------------------
@@ -101,7 +114,7 @@ def place_order(
     price: Amount,
     size: Amount,
     *,
-    tif: Tif | None = None,
+    tif: TimeInForce | None = None,
     post_only: bool | None = None,
     reduce_only: bool | None = None,
     mmp: bool | None = None,
@@ -150,7 +163,7 @@ def replace_order(
     price: Amount,
     size: Amount,
     *,
-    tif: Tif | None = None,
+    tif: TimeInForce | None = None,
     post_only: bool | None = None,
     reduce_only: bool | None = None,
     mmp: bool | None = None,
