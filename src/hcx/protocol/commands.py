@@ -4,6 +4,9 @@
 command) and returns its idempotency ``request_id``, its client ``ts`` and the engine
 command; any problem raises ``invalid_field`` naming the field. Engine rules (ticks,
 lots, balances, ownership) are not checked here: they are the engine's results.
+``plain_place``, ``plain_cancel`` and ``plain_stamp`` are its one-pass readings of the
+common commands, from field values rather than a message, so that the simulator can read
+a typed request without a wire message between; they decline anything in doubt.
 """
 
 from __future__ import annotations
