@@ -4,8 +4,10 @@ The engine benchmark's seeded mixed stream (places, crossing places, cancels, re
 IOCs from many wallets; see ``engine_bench.py``) is driven through ``hcx.Simulator``
 sessions one call at a time, as a program would: decimal strings in, typed results out.
 The same run times the engine's bare ``apply`` over the same stream, so the ratio
-compares like with like on this machine at this moment. Then the same calls (a shorter
-prefix: it is slow) through ``hcx.open_exchange`` sessions for the old embedded path.
+compares like with like on this machine at this moment, and ``Simulator.apply`` alone
+over the same commands already parsed (the sequencing step, the floor under a call).
+Then the same calls (a shorter prefix: it is slow) through ``hcx.open_exchange``
+sessions for the old embedded path.
 With ``--examples`` it also times ``examples/simulator.py`` against
 ``examples/simulator_open_exchange.py`` and ``examples/backtest.py`` through either
 exchange, in-process (imports excluded), output discarded.
@@ -43,6 +45,7 @@ from hcx.engine.commands import (
     SetIndexPrice,
 )
 from hcx.engine.numbers import format_decimal
+from hcx.protocol.ids import SeededIds
 
 START_MS = 1_790_000_000_000
 
@@ -116,6 +119,27 @@ def run_simulator(
     digest = sim.digest()
     sim.close()
     return seconds, cpu, digest
+
+
+def run_step(setup: list[Call], stream: Any) -> tuple[float, float]:
+    """Wall and CPU seconds of ``Simulator.apply`` alone over the stream's commands,
+    already parsed and stamped (no session, no typed result): the sequencing step with
+    the simulator's store and history, the floor under any call."""
+    clock = hcx.SimClock(START_MS)
+    sim = hcx.Simulator(clock=clock, seed=1)
+    for wallet, method, args, kwargs in setup:
+        getattr(sim.session(wallet), method)(*args, **kwargs)
+    ids = SeededIds(1, "step")
+    prepared = [(env.wallet, ids(), env.command) for env in stream.commands]
+    apply, advance, now = sim.apply, clock.advance, clock.now_ms
+    with gc_policy.tuned():
+        start, cpu = time.perf_counter(), time.process_time()
+        for wallet, request_id, command in prepared:
+            advance(1)
+            apply(wallet, request_id, now(), command)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    sim.close()
+    return seconds, cpu
 
 
 def run_engine(stream: Any) -> tuple[float, float]:
@@ -241,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         wall, cpu = run_engine(stream)
         keep("engine_wall", n / wall)
         keep("engine_cpu", n / cpu)
+        wall, cpu = run_step(setup, stream)
+        keep("step_wall", n / wall)
+        keep("step_cpu", n / cpu)
         wall, cpu, digest = run_simulator(setup, calls, None)
         keep("sim_wall", n / wall)
         keep("sim_cpu", n / cpu)
@@ -252,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} commands; the fastest of {args.repeat} rounds; calls (or commands) per second")
     print(f"engine_bench apply rate (summed apply times): {best['engine_bench_apply']:>10,.0f}")
     print(f"{'':24} {'wall':>10} {'cpu':>10} {'x engine (wall, cpu)':>22}")
-    rows = (("engine apply loop", "engine"), ("Simulator, no journal", "sim"))
+    rows = (
+        ("engine apply loop", "engine"),
+        ("Simulator.apply alone", "step"),
+        ("Simulator, no journal", "sim"),
+    )
     for label, key in (*rows, ("Simulator, file journal", "sim_file")):
         wall_rate, cpu_rate = best[f"{key}_wall"], best[f"{key}_cpu"]
         print(
@@ -262,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"commands": n, **{k: round(v) for k, v in best.items()}}
     figures["sim_vs_engine_bench_apply"] = round(best["sim_wall"] / best["engine_bench_apply"], 3)
     figures["sim_vs_engine_cpu"] = round(best["sim_cpu"] / best["engine_cpu"], 3)
+    figures["step_vs_engine_cpu"] = round(best["step_cpu"] / best["engine_cpu"], 3)
     figures["sim_file_vs_engine_cpu"] = round(best["sim_file_cpu"] / best["engine_cpu"], 3)
     if args.open_exchange:
         k = min(args.open_exchange, n)

@@ -26,8 +26,8 @@ from hcx.client import (
     RfqRequest,
     Trade,
 )
-from hcx.client.requests import CancelOrderRequest
-from hcx.protocol.commands import parse_command
+from hcx.client.requests import CancelOrderRequest, Request
+from hcx.simulator.typed import command_of
 from tests.engine.helpers import examples
 from tests.simulator.market import LATER, SOON, SOON_MS, START_MS, SimDriver
 
@@ -114,6 +114,22 @@ def test_channels_call_back_and_queue_as_commands_apply() -> None:
     d.s["alice"].place_order(SOON, "buy", "99", "1")
     d.s["bob"].place_order(SOON, "buy", "100", "1")
     assert len(fills) == 1 and book.pending() == 0
+
+
+def test_event_channels_listen_beside_rfq_listeners_and_stop() -> None:
+    """With only ``rfq`` listened to, a command's events are not looked at; a channel
+    added later gets them, and none after it is stopped."""
+    sim, d = market()
+    assert d.rfq["alice"].pending() == 0  # the driver's sessions listen to rfq
+    d.s["alice"].place_order(SOON, "sell", "100", "1")
+    trades: list[Any] = []
+    stop = sim.on("trades", trades.append)
+    d.s["bob"].place_order(SOON, "buy", "100", "1")
+    assert [(t.symbol, t.size) for t in trades] == [(SOON, Decimal("1"))]
+    stop()
+    d.s["alice"].place_order(SOON, "sell", "100", "1")
+    d.s["bob"].place_order(SOON, "buy", "100", "1")
+    assert len(trades) == 1 and len(sim.trades(SOON)) == 2
 
 
 def test_rfq_traffic_reaches_the_quoter_and_the_taker() -> None:
@@ -238,9 +254,9 @@ def test_the_fast_order_messages_are_the_clients_messages(
 ) -> None:
     sent: list[dict[str, Any]] = []
 
-    def spy(message: dict[str, Any]) -> Any:
-        sent.append(dict(message))
-        return parse_command(message)
+    def spy(request: Request[Any]) -> Any:
+        sent.append(request.to_wire())
+        return command_of(request)
 
     sim = hcx.Simulator(clock=hcx.SimClock(START_MS))
     alice = sim.session("alice")
@@ -248,7 +264,7 @@ def test_the_fast_order_messages_are_the_clients_messages(
     kwargs = {"tif": tif, "post_only": post_only, "reduce_only": reduce_only, "mmp": mmp}
     stamp = {"request_id": _uuid(5), "ts": START_MS}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(session_module, "parse_command", spy)
+        patch.setattr(session_module, "command_of", spy)
         alice.place_order(SOON, "buy", price, size, client_id=client_id, stp=stp, **kwargs, **stamp)
         alice.cancel_order(3, **stamp)
         alice.cancel_order(client_id="c-9", **stamp)
@@ -306,3 +322,4 @@ def test_the_fast_typed_result_is_the_clients_parse(
     fast = session_module.typed(result)
     assert type(fast) is OrderResult
     assert fast == parse_message(to_wire(result))
+    assert repr(fast) == repr(parse_message(to_wire(result)))  # Decimal exponents too

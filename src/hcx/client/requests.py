@@ -49,6 +49,8 @@ def new_request_id() -> str:
 
 def decimal_string(value: Amount) -> str:
     """``value`` as the protocol's decimal string (``"12.5"``, no exponent)."""
+    if type(value) is str:
+        return value
     if isinstance(value, (bool, float)):
         raise TypeError(f"use Decimal or str for amounts, not {type(value).__name__}")
     if isinstance(value, int):

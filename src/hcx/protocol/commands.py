@@ -4,6 +4,9 @@
 command) and returns its idempotency ``request_id``, its client ``ts`` and the engine
 command; any problem raises ``invalid_field`` naming the field. Engine rules (ticks,
 lots, balances, ownership) are not checked here: they are the engine's results.
+``plain_place``, ``plain_cancel`` and ``plain_stamp`` are its one-pass readings of the
+common commands, from field values rather than a message, so that the simulator can read
+a typed request without a wire message between; they decline anything in doubt.
 """
 
 from __future__ import annotations
@@ -65,19 +68,40 @@ def _place(message: dict[str, Any]) -> Command:
 
 
 def _plain_place(message: dict[str, Any]) -> PlaceOrder | None:
-    """The common order (no flags set, no client id), read in one pass; ``None`` for
-    anything else, which ``_checked_place`` then reads field by field so that an error
-    names the first bad field in the usual order. Accepts nothing the checked reading
-    would refuse, and reads the same values."""
     get = message.get
-    symbol = get("symbol")
-    side = get("side")
-    price = get("price")
-    size = get("size")
-    tif = get("tif")
-    post_only = get("post_only")
-    reduce_only = get("reduce_only")
-    mmp = get("mmp")
+    if get("client_id") is not None or get("stp") is not None:
+        return None  # the gateway's one pass keeps to the orders without them
+    return plain_place(
+        get("symbol"),
+        get("side"),
+        get("price"),
+        get("size"),
+        get("tif"),
+        get("post_only"),
+        get("reduce_only"),
+        get("mmp"),
+        get("client_id"),
+        get("stp"),
+    )
+
+
+def plain_place(
+    symbol: Any,
+    side: Any,
+    price: Any,
+    size: Any,
+    tif: Any = None,
+    post_only: Any = None,
+    reduce_only: Any = None,
+    mmp: Any = None,
+    client_id: Any = None,
+    stp: Any = None,
+) -> PlaceOrder | None:
+    """A valid order read in one pass from the values of its fields (``None`` where
+    absent); ``None`` for anything in doubt, which the checked reading then reads field
+    by field so that an error names the first bad field in the usual order. Accepts
+    nothing the checked reading would refuse, and reads the same values. The gateway's
+    messages and the simulator's typed requests both come here."""
     if (
         type(symbol) is not str
         or not 0 < len(symbol) <= 64
@@ -86,18 +110,62 @@ def _plain_place(message: dict[str, Any]) -> PlaceOrder | None:
         or type(price) is not str
         or type(size) is not str
         or (tif is not None and tif not in TIME_IN_FORCE)
-        # ``is``: 0 == False, and a 0 must be refused by the checked reading.
-        or (post_only is not None and post_only is not False)
-        or (reduce_only is not None and reduce_only is not False)
-        or (mmp is not None and mmp is not False)
-        or get("client_id") is not None
-        or get("stp") is not None
+        # ``type``: 0 == False, and a 0 must be refused by the checked reading.
+        or (post_only is not None and type(post_only) is not bool)
+        or (reduce_only is not None and type(reduce_only) is not bool)
+        or (mmp is not None and type(mmp) is not bool)
+        or (
+            client_id is not None
+            and (
+                type(client_id) is not str
+                or not 0 < len(client_id) <= CLIENT_ID_MAX
+                or not client_id.isprintable()
+            )
+        )
+        or (stp is not None and stp not in STP_MODES)
     ):
         return None
     try:
-        return PlaceOrder(symbol, side, parse_decimal(price), parse_decimal(size), tif or "gtc")
+        return PlaceOrder(
+            symbol,
+            side,
+            parse_decimal(price),
+            parse_decimal(size),
+            tif or "gtc",
+            post_only is True,
+            reduce_only is True,
+            mmp is True,
+            client_id,
+            stp or "cancel_maker",
+        )
     except DecimalFormatError:
         return None
+
+
+def plain_cancel(order_id: Any, client_id: Any = None) -> CancelOrder | None:
+    """``CancelOrder`` by a valid ``order_id`` or a valid ``client_id`` alone, in one
+    pass; ``None`` for anything else (the checked reading then names the bad field)."""
+    if client_id is None:
+        if type(order_id) is int and 1 <= order_id <= f.MAX_INT:
+            return CancelOrder(order_id)
+    elif (
+        order_id is None
+        and type(client_id) is str
+        and 0 < len(client_id) <= CLIENT_ID_MAX
+        and client_id.isprintable()
+    ):
+        return CancelOrder(None, client_id)
+    return None
+
+
+def plain_stamp(request_id: Any, ts: Any) -> bool:
+    """Whether ``request_id`` and ``ts`` certainly pass ``parse_command``'s checks."""
+    return (
+        type(request_id) is str
+        and f.CANONICAL_UUID.fullmatch(request_id) is not None
+        and type(ts) is int
+        and 0 <= ts <= f.MAX_INT
+    )
 
 
 def _checked_place(message: dict[str, Any]) -> Command:

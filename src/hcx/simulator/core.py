@@ -51,8 +51,9 @@ from hcx.service.clock import Clock, SimClock
 from hcx.service.config import ServiceConfig
 from hcx.service.recovery import recover_with_window
 from hcx.simulator.events import CHANNELS, PRIVATE_CHANNELS, EventHub, EventQueue
-from hcx.simulator.session import SimSession, as_hcx_error, typed
+from hcx.simulator.session import SimSession
 from hcx.simulator.store import RowStore
+from hcx.simulator.typed import as_hcx_error, typed
 
 # The wallet that sends the simulator's own commands (``Tick``), with ids of its own.
 CLOCK_WALLET = "clock"
@@ -239,7 +240,7 @@ class Simulator:
                 recent.move_to_end(event.order_id)
                 if len(recent) > RECENT_ORDERS_KEPT:
                     recent.popitem(last=False)
-        if self.hub.routes:
+        if self.hub.wants_events:
             self.hub.publish(events)
 
     # --- time --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from hcx.engine.outputs import (
     PositionExpired,
     Trade,
 )
-from hcx.protocol.messages import to_wire
+from hcx.simulator.typed import message_of
 
 PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
 CHANNELS = ("book", "trades", "instruments", "rfq", *PRIVATE_CHANNELS)
@@ -78,9 +78,13 @@ class EventQueue:
 class EventHub:
     def __init__(self) -> None:
         self.routes: dict[Key, list[Handler]] = {}
+        # Whether anyone listens to a channel of engine events (not only ``rfq``, which
+        # ``deliver`` serves): otherwise a command's events need not be looked at.
+        self.wants_events = False
 
     def add(self, key: Key, handler: Handler) -> Callable[[], None]:
         self.routes.setdefault(key, []).append(handler)
+        self._listening()
         return lambda: self.remove(key, handler)
 
     def remove(self, key: Key, handler: Handler) -> None:
@@ -89,6 +93,10 @@ class EventHub:
             handlers.remove(handler)
             if not handlers:
                 del self.routes[key]
+                self._listening()
+
+    def _listening(self) -> None:
+        self.wants_events = any(channel != "rfq" for channel, _ in self.routes)
 
     def publish(self, events: Iterable[Any]) -> None:
         """Deliver one command's events, in order, to whoever listens."""
@@ -128,6 +136,6 @@ class EventHub:
     def _send(handlers: list[Handler] | None, event: Any) -> None:
         if not handlers:
             return
-        message = parse_message(to_wire(event))
+        message = message_of(event)
         for handler in list(handlers):
             handler(message)

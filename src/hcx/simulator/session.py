@@ -1,10 +1,11 @@
-"""A simulator session: ``hcx.client.Client``'s calls as plain synchronous methods.
+"""A simulator session: ``hcx.client.Client``'s calls as plain synchronous methods; it
+owns one wallet's calls and never sequences or touches state itself.
 
-Every command is built as the client builds it (the same request classes, the same wire
-message, stamped with the simulator's clock and the wallet's seeded ids), checked by the
-gateway's own parsing (``parse_command``: an error names the field) and sequenced by the
-simulator; answers are the client's typed classes, protocol errors raise ``HcxError``.
-It owns the request shapes of one wallet; it never sequences or touches state itself.
+The command methods are the client's own (``hcx.client.builders``: the same arguments,
+the same ``Request``, stamped with the simulator's clock and the wallet's seeded ids),
+bound to a synchronous ``submit``: the request is read by the gateway's own checks
+(``typed.command_of``: an error names the field) and sequenced by the simulator; answers
+are the client's typed classes, protocol errors raise ``HcxError``.
 """
 
 from __future__ import annotations
@@ -12,65 +13,38 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-import attrs
-
+from hcx.client import builders as build
+from hcx.client.builders import sync_call
+from hcx.client.calls import expect
 from hcx.client.errors import HcxError
 from hcx.client.messages import (
-    AdminResult,
-    BalanceResult,
     BulkResult,
-    CancelAllResult,
     Instrument,
     Instruments,
-    MmpResult,
     OpenOrders,
-    OptionKind,
     Order,
-    OrderResult,
     Pong,
     Portfolio,
     QuoteAck,
     QuoteLeg,
     RfqLeg,
     RfqResult,
-    SelfTradePrevention,
-    Side,
-    TimeInForce,
     parse_message,
 )
-from hcx.client.requests import (
-    AcceptQuoteRequest,
-    Amount,
-    CancelAllRequest,
-    CreateInstrumentRequest,
-    DepositRequest,
-    HaltInstrumentRequest,
-    OrderRequest,
-    ReplaceOrderRequest,
-    Request,
-    ResetMmpRequest,
-    SetIndexPriceRequest,
-    SetMmpRequest,
-    SettleRequest,
-    WithdrawRequest,
-    decimal_string,
-    leg_wire,
-)
+from hcx.client.requests import AcceptQuoteRequest, OrderRequest, Request
 from hcx.engine import Engine
 from hcx.engine.commands import Command
-from hcx.engine.numbers import format_decimal
-from hcx.engine.outputs import OrderResult as EngineOrderResult
 from hcx.protocol import fields as f
 from hcx.protocol.commands import BULK_ITEM_TYPES, bulk_items, parse_command
 from hcx.protocol.errors import ProtocolError, invalid_field
 from hcx.protocol.messages import (
-    DECIMAL_FIELDS,
     instruments_message,
     open_orders_message,
     portfolio_message,
     to_wire,
 )
 from hcx.protocol.rfq import RfqDesk, quote_message, request_message
+from hcx.simulator.typed import as_hcx_error, command_of, request_id_of, typed
 
 R = TypeVar("R")
 
@@ -80,6 +54,7 @@ class Exchange(Protocol):
 
     rfq: RfqDesk
     recent_orders: Any
+    closed: bool
 
     @property
     def engine(self) -> Engine: ...
@@ -107,144 +82,50 @@ class SimSession:
         self.wallet = wallet
         self.role = "admin"
         self._new_request_id = request_ids
+        self._now_ms = sim.now_ms
 
     # --- the path of every command -----------------------------------------------------
-
-    def _stamp(self, request_id: str | None, ts: int | None) -> dict[str, Any]:
-        return {
-            "request_id": request_id or self._new_request_id(),
-            "ts": self._sim.now_ms() if ts is None else ts,
-        }
-
-    def _command(self, request: Request[Any], cls: type[R]) -> R:
-        return _expect(self._answer(request.to_wire()), cls)
-
-    def _answer(self, message: dict[str, Any]) -> Any:
-        sim = self._sim
-        sim._check_open()
-        try:
-            request_id, ts, command = parse_command(message)
-        except ProtocolError as exc:
-            raise as_hcx_error(exc, message) from None
-        return typed(sim.apply(self.wallet, request_id, ts, command))
 
     def submit(self, request: Request[R]) -> R:
         """Send a prepared request (or the same one again) and return its result, of the
         request's own ``RESULT`` type."""
-        answer: R = _expect(self._answer(request.to_wire()), request.RESULT)
-        return answer
+        sim = self._sim
+        if sim.closed:
+            sim._check_open()
+        if type(request) is AcceptQuoteRequest:
+            return self._accept(request)  # type: ignore[return-value]
+        try:
+            request_id, ts, command = command_of(request)
+        except ProtocolError as exc:
+            raise as_hcx_error(exc, {"request_id": request.request_id}) from None
+        result: R = expect(typed(sim.apply(self.wallet, request_id, ts, command)), request.RESULT)
+        return result
+
+    place_order = sync_call(build.place_order)
+    cancel_order = sync_call(build.cancel_order)
+    replace_order = sync_call(build.replace_order)
+    cancel_all = sync_call(build.cancel_all)
+    withdraw = sync_call(build.withdraw)
+    set_mmp = sync_call(build.set_mmp)
+    cancel_after = sync_call(build.cancel_after)
+    reset_mmp = sync_call(build.reset_mmp)
+    accept_quote = sync_call(build.accept_quote)
+    create_instrument = sync_call(build.create_instrument)
+    deposit = sync_call(build.deposit)
+    set_index_price = sync_call(build.set_index_price)
+    halt_instrument = sync_call(build.halt_instrument)
+    resume_instrument = sync_call(build.resume_instrument)
+    settle = sync_call(build.settle)
 
     def ping(self) -> Pong:
         self._sim._check_open()
         return Pong(server_ms=self._sim.now_ms())
 
-    # --- orders ------------------------------------------------------------------------
-
-    def place_order(
-        self,
-        symbol: str,
-        side: Side,
-        price: Amount,
-        size: Amount,
-        *,
-        tif: TimeInForce | None = None,
-        post_only: bool | None = None,
-        reduce_only: bool | None = None,
-        mmp: bool | None = None,
-        client_id: str | None = None,
-        stp: SelfTradePrevention | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> OrderResult:
-        # The message ``PlaceOrderRequest(...).to_wire()`` gives (a test holds them equal),
-        # without building the request object: this is the hot call of a backtest.
-        message = {
-            "type": "PlaceOrder",
-            "request_id": request_id or self._new_request_id(),
-            "ts": self._sim.now_ms() if ts is None else ts,
-            "symbol": symbol,
-            "side": side,
-            "price": decimal_string(price),
-            "size": decimal_string(size),
-        }
-        if tif is not None:
-            message["tif"] = tif
-        if post_only is not None:
-            message["post_only"] = post_only
-        if reduce_only is not None:
-            message["reduce_only"] = reduce_only
-        if mmp is not None:
-            message["mmp"] = mmp
-        if client_id is not None:
-            message["client_id"] = client_id
-        if stp is not None:
-            message["stp"] = stp
-        return _expect(self._answer(message), OrderResult)
-
-    def cancel_order(
-        self,
-        order_id: int | None = None,
-        *,
-        client_id: str | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> OrderResult:
-        message: dict[str, Any] = {
-            "type": "CancelOrder",
-            "request_id": request_id or self._new_request_id(),
-            "ts": self._sim.now_ms() if ts is None else ts,
-        }
-        if order_id is not None:
-            message["order_id"] = order_id
-        if client_id is not None:
-            message["client_id"] = client_id
-        return _expect(self._answer(message), OrderResult)
-
-    def replace_order(
-        self,
-        order_id: int,
-        price: Amount,
-        size: Amount,
-        *,
-        tif: TimeInForce | None = None,
-        post_only: bool | None = None,
-        reduce_only: bool | None = None,
-        mmp: bool | None = None,
-        client_id: str | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> OrderResult:
-        request = ReplaceOrderRequest(
-            order_id=order_id,
-            price=price,
-            size=size,
-            tif=tif,
-            post_only=post_only,
-            reduce_only=reduce_only,
-            mmp=mmp,
-            client_id=client_id,
-            **self._stamp(request_id, ts),
-        )
-        return self._command(request, OrderResult)
-
-    def cancel_all(
-        self,
-        *,
-        symbol: str | None = None,
-        underlying: str | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> CancelAllResult:
-        request = CancelAllRequest(
-            symbol=symbol, underlying=underlying, **self._stamp(request_id, ts)
-        )
-        return self._command(request, CancelAllResult)
-
     def bulk_orders(self, orders: Sequence[OrderRequest]) -> BulkResult:
         """Up to 50 order requests; each succeeds or fails on its own, in order."""
         sim = self._sim
         sim._check_open()
-        message = {"type": "BulkOrders", "orders": [order.to_wire() for order in orders]}
+        message = build.bulk_message(orders)
         try:
             items = bulk_items(message)
         except ProtocolError as exc:
@@ -258,64 +139,23 @@ class SimSession:
                     )
                 request_id, ts, command = parse_command(item)
             except ProtocolError as exc:
-                wire = exc.to_wire(None, _request_id_of(item))
+                wire = exc.to_wire(None, request_id_of(item))
                 if exc.field is not None and not exc.field.startswith("orders["):
                     wire["field"] = f"orders[{index}].{exc.field}"
                 results.append(wire)
                 continue
             answer = sim.apply(self.wallet, request_id, ts, command)
             results.append(answer if type(answer) is dict else to_wire(answer))
-        return _expect(parse_message({"type": "BulkResult", "results": results}), BulkResult)
+        return expect(parse_message({"type": "BulkResult", "results": results}), BulkResult)
 
-    def withdraw(
-        self, amount: Amount, *, request_id: str | None = None, ts: int | None = None
-    ) -> BalanceResult:
-        request = WithdrawRequest(amount=amount, **self._stamp(request_id, ts))
-        return self._command(request, BalanceResult)
-
-    # --- market maker protection -------------------------------------------------------
-
-    def set_mmp(
-        self,
-        underlying: str,
-        *,
-        interval_ms: int,
-        frozen_ms: int,
-        qty_limit: Amount | None = None,
-        delta_limit: Amount | None = None,
-        enabled: bool = True,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> MmpResult:
-        request = SetMmpRequest(
-            underlying=underlying,
-            interval_ms=interval_ms,
-            frozen_ms=frozen_ms,
-            qty_limit=qty_limit,
-            delta_limit=delta_limit,
-            enabled=enabled,
-            **self._stamp(request_id, ts),
-        )
-        return self._command(request, MmpResult)
-
-    def reset_mmp(
-        self, underlying: str, *, request_id: str | None = None, ts: int | None = None
-    ) -> MmpResult:
-        request = ResetMmpRequest(underlying=underlying, **self._stamp(request_id, ts))
-        return self._command(request, MmpResult)
-
-    # --- RFQ ---------------------------------------------------------------------------
+    # --- RFQ (not journaled) -----------------------------------------------------------
 
     def request_quote(self, legs: Sequence[RfqLeg], *, rfq_id: str | None = None) -> str:
         """Open an RFQ (legs from the taker's side); returns its ``rfq_id``. Every
         other wallet's ``rfq`` channel gets the ``RfqRequest``."""
         sim = self._sim
         sim._check_open()
-        message = {
-            "type": "RequestQuote",
-            "rfq_id": rfq_id or self._new_request_id(),
-            "legs": [leg_wire(leg) for leg in legs],
-        }
+        message = build.request_quote_message(self, legs, rfq_id)
         try:
             rfq = sim.rfq.open(self.wallet, message, sim.engine.state.instruments, sim.now_ms())
         except ProtocolError as exc:
@@ -335,15 +175,7 @@ class SimSession:
         """Quote an RFQ (the quoter's own sides); the taker's ``rfq`` channel gets it."""
         sim = self._sim
         sim._check_open()
-        message: dict[str, Any] = {
-            "type": "Quote",
-            "rfq_id": rfq_id,
-            "quote_id": quote_id or self._new_request_id(),
-            "legs": [leg_wire(leg) for leg in legs],
-            "valid_ms": valid_ms,
-        }
-        if mmp:
-            message["mmp"] = True
+        message = build.quote_message(self, rfq_id, legs, valid_ms, mmp, quote_id)
         try:
             rfq, quote = sim.rfq.quote(self.wallet, message, sim.now_ms())
         except ProtocolError as exc:
@@ -351,102 +183,33 @@ class SimSession:
         sim.deliver(("rfq", rfq.taker), quote_message(rfq, quote, sim.engine.state.instruments))
         return QuoteAck(rfq_id=rfq.rfq_id, quote_id=quote.quote_id)
 
-    def accept_quote(
-        self, rfq_id: str, quote_id: str, *, request_id: str | None = None, ts: int | None = None
-    ) -> RfqResult:
-        """Execute a quote on one's own RFQ: all legs at the quoted prices, or none."""
+    def _accept(self, request: AcceptQuoteRequest) -> RfqResult:
+        """``AcceptQuote``: the desk makes the engine command of the quote (as the
+        gateway's RFQ handling does), then it is sequenced like any command."""
         sim = self._sim
-        sim._check_open()
-        message = AcceptQuoteRequest(
-            rfq_id=rfq_id, quote_id=quote_id, **self._stamp(request_id, ts)
-        ).to_wire()
+        message = request.to_wire()
         try:
-            request_id_ = f.request_id(message)
+            request_id = f.request_id(message)
             client_ts = f.req_integer(message, "ts")
-            rfq_id_ = f.request_id(message, "rfq_id")
-            quote_id_ = f.request_id(message, "quote_id")
+            rfq_id = f.request_id(message, "rfq_id")
+            quote_id = f.request_id(message, "quote_id")
         except ProtocolError as exc:
             raise as_hcx_error(exc, message) from None
-        command = sim.rfq.acceptance(self.wallet, rfq_id_, quote_id_)
-        return _expect(typed(sim.apply(self.wallet, request_id_, client_ts, command)), RfqResult)
-
-    # --- admin commands ----------------------------------------------------------------
-
-    def create_instrument(
-        self,
-        symbol: str,
-        underlying: str,
-        expiry_ms: int,
-        strike: Amount,
-        option: OptionKind,
-        tick_size: Amount,
-        lot_size: Amount,
-        *,
-        multiplier: Amount | None = None,
-        maker_fee_bps: int | None = None,
-        taker_fee_bps: int | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> AdminResult:
-        request = CreateInstrumentRequest(
-            symbol=symbol,
-            underlying=underlying,
-            expiry_ms=expiry_ms,
-            strike=strike,
-            option=option,
-            tick_size=tick_size,
-            lot_size=lot_size,
-            multiplier=multiplier,
-            maker_fee_bps=maker_fee_bps,
-            taker_fee_bps=taker_fee_bps,
-            **self._stamp(request_id, ts),
-        )
-        return self._command(request, AdminResult)
-
-    def deposit(
-        self, wallet: str, amount: Amount, *, request_id: str | None = None, ts: int | None = None
-    ) -> AdminResult:
-        request = DepositRequest(wallet=wallet, amount=amount, **self._stamp(request_id, ts))
-        return self._command(request, AdminResult)
-
-    def set_index_price(
-        self,
-        underlying: str,
-        price: Amount,
-        *,
-        vol: Amount | None = None,
-        request_id: str | None = None,
-        ts: int | None = None,
-    ) -> AdminResult:
-        request = SetIndexPriceRequest(
-            underlying=underlying, price=price, vol=vol, **self._stamp(request_id, ts)
-        )
-        return self._command(request, AdminResult)
-
-    def halt_instrument(
-        self, symbol: str, *, request_id: str | None = None, ts: int | None = None
-    ) -> AdminResult:
-        request = HaltInstrumentRequest(symbol=symbol, **self._stamp(request_id, ts))
-        return self._command(request, AdminResult)
-
-    def settle(
-        self, symbol: str, price: Amount, *, request_id: str | None = None, ts: int | None = None
-    ) -> AdminResult:
-        request = SettleRequest(symbol=symbol, price=price, **self._stamp(request_id, ts))
-        return self._command(request, AdminResult)
+        command = sim.rfq.acceptance(self.wallet, rfq_id, quote_id)
+        return expect(typed(sim.apply(self.wallet, request_id, client_ts, command)), RfqResult)
 
     # --- queries -----------------------------------------------------------------------
 
     def get_open_orders(self, symbol: str | None = None) -> OpenOrders:
         self._sim._check_open()
-        message: dict[str, Any] = {"symbol": symbol} if symbol is not None else {}
+        message = build.open_orders_message(symbol)
         try:
             symbol = f.string(message, "symbol", optional=True)
         except ProtocolError as exc:
             raise as_hcx_error(exc) from None
         engine = self._sim.engine
         answer = open_orders_message(engine.open_orders(self.wallet, symbol), engine.last_seq)
-        return _expect(parse_message(answer), OpenOrders)
+        return expect(parse_message(answer), OpenOrders)
 
     def get_portfolio(self) -> Portfolio:
         self._sim._check_open()
@@ -454,7 +217,7 @@ class SimSession:
         answer = portfolio_message(
             wallet, engine.balance(wallet), engine.positions(wallet), engine.last_seq
         )
-        return _expect(parse_message(answer), Portfolio)
+        return expect(parse_message(answer), Portfolio)
 
     def get_order(
         self,
@@ -466,15 +229,7 @@ class SimSession:
         """One own order, open or recently closed; ``HcxError("not_found")`` otherwise."""
         sim = self._sim
         sim._check_open()
-        message = {
-            key: value
-            for key, value in (
-                ("order_id", order_id),
-                ("client_id", client_id),
-                ("request_id", request_id),
-            )
-            if value is not None
-        }
+        message = build.get_order_message(order_id, client_id, request_id)
         try:
             order_id = f.integer(message, "order_id", optional=True, minimum=1)
             client_id = f.string(message, "client_id", optional=True, max_length=36)
@@ -497,11 +252,11 @@ class SimSession:
             found = closed if closed is not None and closed.wallet == self.wallet else None
         if found is None:
             raise HcxError("not_found", "no such order of this wallet")
-        return _expect(parse_message({**to_wire(found), "type": "Order"}), Order)
+        return expect(parse_message({**to_wire(found), "type": "Order"}), Order)
 
     def get_instruments(self) -> tuple[Instrument, ...]:
         self._sim._check_open()
-        answer = _expect(
+        answer = expect(
             parse_message(instruments_message(self._sim.engine.instruments())), Instruments
         )
         return answer.instruments
@@ -530,55 +285,3 @@ class SimSession:
     def subscribe_rfq(self) -> Any:
         """``RfqRequest`` of every other wallet's RFQ, ``RfqQuote`` on one's own."""
         return self._sim.queue("rfq", wallet=self.wallet)
-
-
-def _request_id_of(item: Any) -> str | None:
-    if isinstance(item, dict) and isinstance(item.get("request_id"), str):
-        value: str = item["request_id"][:64]
-        return value
-    return None
-
-
-def _order_result_converter() -> Callable[[Any], OrderResult]:
-    """Engine ``OrderResult`` -> client ``OrderResult`` in one call: what
-    ``parse_message(to_wire(result))`` gives (a test holds them equal), without the wire
-    dict between; every order call's answer passes here."""
-    args = []
-    for field in attrs.fields(OrderResult):
-        name = field.name
-        if name in DECIMAL_FIELDS and field.default is attrs.NOTHING:
-            args.append(f"{name}=fmt(o.{name})")
-        elif name in DECIMAL_FIELDS:
-            args.append(f"{name}=None if o.{name} is None else fmt(o.{name})")
-        else:
-            args.append(f"{name}=o.{name}")
-    namespace: dict[str, Any] = {"OrderResult": OrderResult, "fmt": format_decimal}
-    # The source is built from attrs field names only, never from input.
-    exec(f"def convert(o):\n    return OrderResult({', '.join(args)})", namespace)
-    convert: Callable[[Any], OrderResult] = namespace["convert"]
-    return convert
-
-
-_ORDER_RESULT = _order_result_converter()
-
-
-def typed(answer: Any) -> Any:
-    """An answer of ``Simulator.apply`` as the client gives it: its typed result, or
-    ``HcxError`` raised for a refusal."""
-    if type(answer) is EngineOrderResult:
-        return _ORDER_RESULT(answer)
-    parsed = parse_message(answer if type(answer) is dict else to_wire(answer))
-    if isinstance(parsed, HcxError):
-        raise parsed
-    return parsed
-
-
-def as_hcx_error(exc: ProtocolError, message: Any = None) -> HcxError:
-    """A protocol error as the client raises it (its wire form, read back)."""
-    return HcxError.from_wire(exc.to_wire(None, _request_id_of(message)))
-
-
-def _expect(answer: Any, cls: type[R]) -> R:
-    if not isinstance(answer, cls):
-        raise HcxError("unexpected_answer", f"expected {cls.__name__}, got {answer!r}")
-    return answer
