@@ -19,8 +19,19 @@ from setuptools import setup
 # classes, interpreted (the protocol builds, compares and evolves them, and attrs classes
 # compiled by mypyc fail at import); the package's __init__ only re-exports.
 INTERPRETED = ("__init__.py", "commands.py", "config.py")
+# Beside the engine, the modules every journaled command passes through where compiling
+# them measured a gain (docs/benchmarks.md): the record codec, replay's check of each
+# record, and the idempotency window's tables.
+DURABILITY = ("records.py", "verify.py", "idempotency.py")
 COMPILED = sorted(
-    path.as_posix() for path in Path("src/hcx/engine").glob("*.py") if path.name not in INTERPRETED
+    [
+        *(
+            path.as_posix()
+            for path in Path("src/hcx/engine").glob("*.py")
+            if path.name not in INTERPRETED
+        ),
+        *(f"src/hcx/durability/{name}" for name in DURABILITY),
+    ]
 )
 
 

@@ -190,21 +190,54 @@ _FLAT_BYTE = bytes([FORMAT_VERSION])
 _NESTED_BYTE = bytes([NESTED_FORMAT])
 
 
-@attrs.frozen
 class Record:
-    seq: int
-    ts: int
-    wallet: str
-    request_id: str
-    client_ts: int
-    command: list[Any]
-    result: list[Any]
-    events: list[list[Any]]
+    """A decoded record; equal to another with equal fields. A class of its own (no base
+    from the engine), so this module can run interpreted beside a compiled engine."""
+
+    def __init__(
+        self,
+        seq: int,
+        ts: int,
+        wallet: str,
+        request_id: str,
+        client_ts: int,
+        command: list[Any],
+        result: list[Any],
+        events: list[list[Any]],
+    ) -> None:
+        self.seq = seq
+        self.ts = ts
+        self.wallet = wallet
+        self.request_id = request_id
+        self.client_ts = client_ts
+        self.command = command
+        self.result = result
+        self.events = events
 
     def envelope(self) -> Envelope:
         return Envelope(
             self.seq, self.ts, self.wallet, self.request_id, decode_command(self.command)
         )
+
+    def _values(self) -> tuple[Any, ...]:
+        return (
+            self.seq,
+            self.ts,
+            self.wallet,
+            self.request_id,
+            self.client_ts,
+            self.command,
+            self.result,
+            self.events,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __repr__(self) -> str:
+        return f"Record{self._values()!r}"
 
 
 def decode_record(blob: bytes) -> Record:
@@ -226,14 +259,14 @@ def decode_record(blob: bytes) -> Record:
     return Record(seq, ts, wallet, request_id, client_ts, items[0], items[1], items[2:])
 
 
-@attrs.define(slots=True)
 class Stored:
     """What replay needs of a record: the envelope to re-apply, ``client_ts`` to
     re-encode with, and (format 2) the decoded outputs, ``[TYPE, *fields, ...]`` flat."""
 
-    envelope: Envelope
-    client_ts: int
-    outputs: list[Any] | None
+    def __init__(self, envelope: Envelope, client_ts: int, outputs: list[Any] | None) -> None:
+        self.envelope = envelope
+        self.client_ts = client_ts
+        self.outputs = outputs
 
 
 def decode_for_replay(blob: bytes) -> Stored:
