@@ -50,7 +50,7 @@ from .test_properties import Runner, seeded_stream
 
 ROOT = Path(__file__).resolve().parents[2]
 # What setup.py leaves interpreted; every other engine module is compiled.
-INTERPRETED = {"__init__", "commands", "config"}
+INTERPRETED = {"__init__", "config"}
 ENGINE_MODULES = sorted(
     path.stem
     for path in Path(hcx.engine.engine.__file__ or "").parent.glob("*.py")
