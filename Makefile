@@ -9,7 +9,8 @@ PURE_VENV := .venv-pure
 PURE_STAMP := $(PURE_VENV)/.installed
 # The editable install holds the compiled engine next to its sources: an edit to them
 # rebuilds it (a stale extension would shadow the edit).
-ENGINE_SOURCES := setup.py $(wildcard src/hcx/engine/*.py)
+ENGINE_SOURCES := setup.py $(wildcard src/hcx/engine/*.py) \
+	src/hcx/durability/records.py src/hcx/durability/verify.py src/hcx/durability/idempotency.py
 SOURCES := $(shell find src -name '*.py')
 
 NODE_STAMP := tests/node/node_modules/.installed
@@ -63,5 +64,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_bench.py
 
 clean:
-	rm -rf $(VENV) $(PURE_VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info src/*.so src/hcx/engine/*.so \
+	rm -rf $(VENV) $(PURE_VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info src/*.so src/hcx/engine/*.so src/hcx/durability/*.so \
 		tests/node/node_modules

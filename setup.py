@@ -15,12 +15,23 @@ from pathlib import Path
 
 from setuptools import setup
 
-# mypyc compiles every module of the engine but these: commands and config stay attrs
-# classes, interpreted (the protocol builds, compares and evolves them, and attrs classes
-# compiled by mypyc fail at import); the package's __init__ only re-exports.
-INTERPRETED = ("__init__.py", "commands.py", "config.py")
+# mypyc compiles every module of the engine but these: config stays an attrs class,
+# interpreted (read once a command at most, and attrs classes compiled by mypyc fail at
+# import); the package's __init__ only re-exports.
+INTERPRETED = ("__init__.py", "config.py")
+# Beside the engine, the modules every journaled command passes through where compiling
+# them measured a gain (docs/benchmarks.md): the record codec, replay's check of each
+# record, and the idempotency window's tables.
+DURABILITY = ("records.py", "verify.py", "idempotency.py")
 COMPILED = sorted(
-    path.as_posix() for path in Path("src/hcx/engine").glob("*.py") if path.name not in INTERPRETED
+    [
+        *(
+            path.as_posix()
+            for path in Path("src/hcx/engine").glob("*.py")
+            if path.name not in INTERPRETED
+        ),
+        *(f"src/hcx/durability/{name}" for name in DURABILITY),
+    ]
 )
 
 

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hcx.engine import reasons as engine_reasons
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 OUT = DOCS / "asyncapi.json"
 PROSE = DOCS / "protocol.md"
@@ -94,45 +96,7 @@ ERROR_CODES = enum(
     "internal",
     "not_found",
 )
-REASONS = enum(
-    "insufficient_balance",
-    "unknown_symbol",
-    "instrument_not_active",
-    "invalid_price",
-    "invalid_size",
-    "post_only_would_take",
-    "reduce_only_violation",
-    "fok_unfilled",
-    "ioc_remainder",
-    "self_trade",
-    "unknown_order",
-    "not_owner",
-    "mmp_frozen",
-    "too_many_open_orders",
-    "duplicate_client_id",
-    "invalid_amount",
-    "invalid_vol",
-    "invalid_symbol",
-    "invalid_underlying",
-    "invalid_expiry",
-    "invalid_strike",
-    "invalid_increment",
-    "invalid_fee",
-    "invalid_wallet",
-    "instrument_exists",
-    "not_expired",
-    "already_settled",
-    "invalid_limits",
-    "unknown_underlying",
-    "mmp_not_set",
-    "quote_expired",
-    "quote_already_filled",
-    "unknown_quote",
-    "invalid_legs",
-    "invalid_timeout",
-    "cancel_after",
-    "cancel_on_disconnect",
-)
+REASONS = enum(*engine_reasons.REASONS)
 LEVELS: Schema = {
     "type": "array",
     "items": {

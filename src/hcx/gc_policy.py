@@ -14,7 +14,12 @@ collected:
   recovered state is frozen (``gc.freeze``), so full collections skip it and a forked
   snapshot child does not copy the pages a collection would touch; young collections run
   every ``YOUNG_THRESHOLD`` allocations. Both are undone on exit, for embedders that open
-  exchanges repeatedly in one process.
+  exchanges repeatedly in one process;
+- ``settle()`` (the ``Simulator``, which is opened by a constructor and may never be
+  closed): the same freeze and young threshold, once, and never undone; a threshold
+  already higher is kept.
+
+What a setting is worth is in docs/benchmarks.md (section Collector settings).
 """
 
 from __future__ import annotations
@@ -62,3 +67,14 @@ def tuned(young_threshold: int = YOUNG_THRESHOLD) -> Iterator[None]:
         if _tuned_depth == 0:
             gc.set_threshold(*_untuned_threshold)
             gc.unfreeze()
+
+
+def settle(young_threshold: int = YOUNG_THRESHOLD) -> None:
+    """Collect, freeze what exists now, and collect the young generation no more often
+    than every ``young_threshold`` allocations, for the rest of the process (no block
+    ends it: an object that outlives its creator has no exit to undo it at)."""
+    gc.collect()
+    gc.freeze()
+    current = gc.get_threshold()
+    if current[0] < young_threshold:
+        gc.set_threshold(young_threshold, *current[1:])

@@ -28,6 +28,7 @@ from hcx.durability.records import chain_next, crc_of, decode_record, encode_rec
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, read_snapshot, snapshot_dir
 from hcx.engine import EngineConfig
+from hcx.engine.plain import replace
 from tests.harness.crash import Campaign
 from tests.harness.journal_driver import setup_length, stream
 
@@ -137,7 +138,7 @@ def test_the_judge_sees_a_lost_reply_a_changed_answer_and_a_double_execution(
         row = journal.read(last)
         assert row is not None
         record = decode_record(row[3])
-        envelope = attrs.evolve(record.envelope(), seq=last + 1, ts_ms=record.ts + 1)
+        envelope = replace(record.envelope(), seq=last + 1, ts_ms=record.ts + 1)
         blob = encode_record(envelope, record.client_ts, recovered.engine.apply(envelope))
         chain = chain_next(recovered.chain, blob)
         key_hash = request_key(record.wallet, record.request_id)

@@ -37,7 +37,8 @@ def engine(command: str, out: str) -> None:
 
 
 def durability(command: str, out: str) -> None:
-    chosen = re.search(r"--modes((?: +(?:memory|group|sync))+)", command)
+    # ``--modes`` given nothing runs no mode (the restart figures alone).
+    chosen = re.search(r"--modes((?: +(?:memory|group|sync))*)(?: +--|$)", command)
     modes = chosen.group(1).split() if chosen else ["memory", "group", "sync"]
     for mode in modes:
         lines(rf"^ *{mode} throughput: +[\d,]+ commands/s", rf"^ *{mode} latency: +p50 ")(
@@ -66,7 +67,11 @@ def ws(command: str, out: str) -> None:
         r"\([-+]\d+%\); the bystanders' own share -?[\d.]+ of a core; load average [\d.]+ on "
         r"\d+ cores$"
     )
-    lines(crowd, cpu)(command, out)
+    phases = re.search(r"--phases +(\S+)", command)
+    if phases is None or "crowd" in phases.group(1).split(","):
+        lines(crowd, cpu)(command, out)
+    else:
+        assert "crowd:" not in out
     if "--phases crowd" in command:
         assert "single:" not in out and "bulk50:" not in out
     else:

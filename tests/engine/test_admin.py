@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import pytest
 
 from hcx.engine.commands import CreateInstrument, HaltInstrument, PlaceOrder, ResumeInstrument
 from hcx.engine.instruments import expected_symbol
 from hcx.engine.outputs import AdminResult, InstrumentUpdate
+from hcx.engine.plain import replace
 
 from .helpers import EXPIRY_MS, D, Harness, events_of, order_result, state_without_clock
 
@@ -84,7 +84,7 @@ def test_create_other_terms_is_instrument_exists(change: dict[str, Any]) -> None
     h = Harness()
     h.admin(_create())
     before = state_without_clock(h.engine)
-    cmd = attrs.evolve(_create(), **change)
+    cmd = replace(_create(), **change)
     out = h.admin(cmd)
     assert (_admin_result(out).status, _admin_result(out).reason) == (
         "rejected",

@@ -1,8 +1,11 @@
 """The compiled engine and the pure-Python one give the same outputs and digests.
 
 The same streams (orders, MMP, RFQ, expiry and settlement) run in this process, on the
-build installed here, and in a child process whose ``hcx.engine`` modules are loaded
-from their ``.py`` sources even where a compiled module sits beside them. ``make test``
+build installed here, and in a child process whose ``hcx.engine`` modules (and the
+compiled durability modules: records, verify, idempotency) are loaded from their ``.py``
+sources even where a compiled module sits beside them; the journal run also encodes each
+output as its record, replays the records through ``RecordVerifier`` and asks the
+idempotency window for every key, so those modules are held to the same answers. ``make test``
 runs this on the compiled build; ``make unit-pure`` runs it again on a pure install.
 """
 
@@ -21,8 +24,21 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
+import hcx.durability.idempotency
+import hcx.durability.records
+import hcx.durability.verify
 import hcx.engine.engine
 from hcx.build import engine_build
+from hcx.durability.idempotency import IdempotencyWindow, request_key
+from hcx.durability.records import (
+    GENESIS_CHAIN,
+    chain_next,
+    crc_of,
+    decode_record,
+    encode_record,
+    encode_record_as,
+)
+from hcx.durability.verify import RecordVerifier
 from hcx.engine import Engine, Envelope
 from hcx.engine.outputs import Fill
 from tests.harness.wire_schema import ENV as WIRE_SCHEMA_ENV
@@ -34,12 +50,14 @@ from .test_properties import Runner, seeded_stream
 
 ROOT = Path(__file__).resolve().parents[2]
 # What setup.py leaves interpreted; every other engine module is compiled.
-INTERPRETED = {"__init__", "commands", "config"}
+INTERPRETED = {"__init__", "config"}
 ENGINE_MODULES = sorted(
     path.stem
     for path in Path(hcx.engine.engine.__file__ or "").parent.glob("*.py")
     if path.stem not in INTERPRETED
 )
+# The durability modules setup.py compiles with the engine (its DURABILITY).
+DURABILITY_MODULES = ("idempotency", "records", "verify")
 
 # A finder ahead of the default ones loads every ``hcx.engine`` module from its source;
 # then each pickled stream read from stdin is answered with one line, its fingerprint.
@@ -48,18 +66,21 @@ import importlib.abc, importlib.util, pickle, sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+DURABILITY = {"hcx.durability.idempotency", "hcx.durability.records", "hcx.durability.verify"}
+
 class FromSource(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if not name.startswith("hcx.engine."):
+        if not name.startswith("hcx.engine.") and name not in DURABILITY:
             return None
         source = Path(path[0]) / (name.rsplit(".", 1)[1] + ".py")
         return importlib.util.spec_from_file_location(name, source)
 
 sys.meta_path.insert(0, FromSource())
 import hcx.engine.engine
+import hcx.durability.records
 from hcx.build import engine_build
 from tests.engine.test_builds import RUNS
-print(engine_build(), hcx.engine.engine.__file__, flush=True)
+print(engine_build(), hcx.engine.engine.__file__, hcx.durability.records.__file__, flush=True)
 for line in sys.stdin.buffer:
     kind, stream = pickle.loads(bytes.fromhex(line.decode()))
     print(repr(RUNS[kind](stream)), flush=True)
@@ -92,10 +113,37 @@ def run_envelopes(envelopes: list[Envelope]) -> Fingerprint:
     return _fingerprint(engine, outputs)
 
 
+def run_journal(envelopes: list[Envelope]) -> Fingerprint:
+    """Each output as its record (both formats), the records replayed and verified on a
+    fresh engine, and every request key looked up in an idempotency window."""
+    engine = Engine()
+    window = IdempotencyWindow(60_000)
+    records, found = [], []
+    for envelope in envelopes:
+        output = engine.apply(envelope)
+        records.append(encode_record(envelope, envelope.ts_ms - 1, output))
+        records.append(encode_record_as(1, envelope, envelope.ts_ms - 1, output))
+        key = request_key(envelope.wallet, envelope.request_id)
+        found.append(window.candidates(key))
+        window.add(key, envelope.seq, envelope.ts_ms)
+    replayed = Engine()
+    verifier = RecordVerifier(replayed, GENESIS_CHAIN, 0)
+    for envelope, blob in zip(envelopes, records[::2], strict=True):
+        verifier.verify(
+            envelope.seq, envelope.ts_ms, blob, crc_of(blob), chain_next(verifier.chain, blob)
+        )
+    assert replayed.digest() == engine.digest()
+    decoded = [decode_record(blob) for blob in records[1::2]]
+    found += [window.candidates(request_key(e.wallet, e.request_id)) for e in envelopes]
+    text = repr((records, [record.envelope() for record in decoded], found, verifier.chain))
+    return replayed.digest(), hashlib.sha256(text.encode()).hexdigest()
+
+
 RUNS: dict[str, Callable[[Any], Fingerprint]] = {
     "lifecycle": run_lifecycle,
     "plain": run_plain,
     "envelopes": run_envelopes,
+    "journal": run_journal,
 }
 
 
@@ -116,8 +164,12 @@ class PureEngine:
             text=True,
         )
         assert self.process.stdout is not None
-        build, engine_file = self.process.stdout.readline().split()
-        assert (build, Path(engine_file).name) == ("pure", "engine.py")
+        build, engine_file, records_file = self.process.stdout.readline().split()
+        assert (build, Path(engine_file).name, Path(records_file).name) == (
+            "pure",
+            "engine.py",
+            "records.py",
+        )
 
     def run(self, kind: str, stream: Any) -> Fingerprint:
         assert self.process.stdin is not None and self.process.stdout is not None
@@ -159,6 +211,7 @@ def test_compiled_and_pure_agree_on_seeded_and_bench_streams(pure: PureEngine) -
     built = bench.build_stream(seed=5, commands=4_000, wallets=60, instruments=6, mmp_share=0.4)
     envelopes = [*built.setup, *built.commands]
     assert run_envelopes(envelopes) == pure.run("envelopes", envelopes)
+    assert run_journal(envelopes) == pure.run("journal", envelopes)
     # The bench stream trades, and MMP counts the fills of its mmp orders.
     engine = Engine()
     outputs = [engine.apply(envelope) for envelope in envelopes]
@@ -172,20 +225,31 @@ def test_the_build_is_the_one_asked_for() -> None:
     assert engine_build() == wanted, hcx.engine.engine.__file__
 
 
+def _compiled_modules() -> list[tuple[Path, str]]:
+    """(directory, module name) of every module setup.py compiles."""
+    engine_dir = Path(hcx.engine.engine.__file__ or "").parent
+    durability_dir = Path(hcx.durability.records.__file__ or "").parent
+    return [(engine_dir, name) for name in ENGINE_MODULES] + [
+        (durability_dir, name) for name in DURABILITY_MODULES
+    ]
+
+
 def test_no_compiled_module_is_older_than_its_source() -> None:
     """An edited engine module with a stale extension beside it would run the old code."""
-    engine_dir = Path(hcx.engine.engine.__file__ or "").parent
     stale = []
-    for name in ENGINE_MODULES:
-        source = engine_dir / f"{name}.py"
-        for compiled in engine_dir.glob(f"{name}.*.so"):
+    for directory, name in _compiled_modules():
+        source = directory / f"{name}.py"
+        for compiled in directory.glob(f"{name}.*.so"):
             if compiled.stat().st_mtime < source.stat().st_mtime:
                 stale.append(compiled.name)
     assert not stale, f"rebuild with `make` (or pip install -e .): stale {stale}"
 
 
 def test_every_engine_module_is_compiled_or_none_is() -> None:
-    engine_dir = Path(hcx.engine.engine.__file__ or "").parent
-    compiled = {name for name in ENGINE_MODULES if list(engine_dir.glob(f"{name}.*.so"))}
-    assert compiled in (set(), set(ENGINE_MODULES))
+    modules = _compiled_modules()
+    compiled = {(d, name) for d, name in modules if list(d.glob(f"{name}.*.so"))}
+    assert compiled in (set(), set(modules))
     assert (engine_build() == "compiled") == bool(compiled)
+    # Loaded from those extensions: the build is the whole set, not the engine alone.
+    loaded = [hcx.durability.records, hcx.durability.verify, hcx.durability.idempotency]
+    assert {Path(m.__file__ or "").suffix for m in loaded} == ({".so"} if compiled else {".py"})

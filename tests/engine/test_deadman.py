@@ -12,7 +12,7 @@ from hcx.engine.commands import (
     Tick,
 )
 from hcx.engine.outputs import AdminResult, CancelAfterResult, OrderUpdate
-from tests.engine.helpers import Harness, events_of
+from tests.engine.helpers import EXPIRY_MS, Harness, events_of
 
 
 def _canceled(out: object, reason: str) -> list[tuple[int | None, str]]:
@@ -97,3 +97,30 @@ def test_replay_and_restore_give_the_same_cancels() -> None:
     fresh = Harness()
     fresh.list_option()
     assert "cancel_after" not in fresh.engine.snapshot()
+
+
+def test_next_due_names_the_earliest_deadline_and_forgets_it_once_fired() -> None:
+    h, _sym, ids = _market()
+    assert h.engine.next_due_ms() == EXPIRY_MS
+    h.send("a", CancelAfter(5_000))
+    first = h.ts_ms + 5_000
+    assert h.engine.next_due_ms() == first
+    h.send("b", CancelAfter(3_000))
+    assert h.engine.next_due_ms() == h.ts_ms + 3_000
+    h.send("b", CancelAfter(0))
+    assert h.engine.next_due_ms() == first
+    # A Tick at the time it names fires the deadline; then nothing is due.
+    out = h.send("b", Tick(), ts_ms=first)
+    assert _canceled(out, "cancel_after") == [(ids[0], "a"), (ids[1], "a")]
+    assert h.engine.next_due_ms() == EXPIRY_MS
+
+
+def test_next_due_is_the_earlier_of_expiry_and_deadline() -> None:
+    h = Harness()
+    h.list_option()
+    h.fund("a")
+    assert h.engine.next_due_ms() == EXPIRY_MS
+    h.send("a", CancelAfter(1_000))
+    assert h.engine.next_due_ms() == h.ts_ms + 1_000 < EXPIRY_MS
+    h.send("a", CancelAfter(0))
+    assert h.engine.next_due_ms() == EXPIRY_MS

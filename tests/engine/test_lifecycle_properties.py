@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import attrs
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
@@ -70,6 +69,7 @@ from hcx.engine.outputs import (
     RfqResult,
     Trade,
 )
+from hcx.engine.plain import replace
 
 from .helpers import EXPIRY_MS, START_TS, D, check_invariants, examples, state_without_clock
 from .test_properties import (
@@ -300,7 +300,7 @@ class LifecycleRunner(Runner):
         self.seq += 1
         self.ts += delay
         if isinstance(command, AcceptQuote):
-            command = attrs.evolve(command, expires_ms=self.ts + command.expires_ms)
+            command = replace(command, expires_ms=self.ts + command.expires_ms)
         return self.engine.apply(Envelope(self.seq, self.ts, wallet, f"r{self.seq}", command))
 
     @staticmethod

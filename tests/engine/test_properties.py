@@ -65,6 +65,7 @@ from hcx.engine.outputs import (
     Trade,
 )
 from hcx.engine.plain import field_names, has_fields
+from hcx.engine.reasons import ORDER_END_REASONS, ORDER_REJECTIONS
 from hcx.engine.snapshot import canonical_bytes
 from hcx.engine.state import EngineState
 
@@ -112,24 +113,10 @@ FUNDING = {"w0": "100000", "w1": "20000", "w2": "1500", "w3": "100"}
 # Small enough that the per-wallet limit is reached in a stream.
 CONFIG = EngineConfig(max_open_orders=6)
 
-ORDER_REASONS = {
-    "insufficient_balance",
-    "unknown_symbol",
-    "instrument_not_active",
-    "invalid_price",
-    "invalid_size",
-    "post_only_would_take",
-    "reduce_only_violation",
-    "fok_unfilled",
-    "ioc_remainder",
-    "self_trade",
-    "unknown_order",
-    "not_owner",
-    "too_many_open_orders",
-    "duplicate_client_id",
-}
+# The streams here never set MMP, so no order of theirs can meet a frozen MMP.
+ORDER_REASONS = set(ORDER_REJECTIONS) - {"mmp_frozen"}
 # Why an order that was accepted ended without resting (or was canceled by matching).
-END_REASONS = {"fok_unfilled", "ioc_remainder", "self_trade", "reduce_only_violation", None}
+END_REASONS: set[str | None] = {*ORDER_END_REASONS, None}
 
 Step = tuple[str, Command, int]  # (sender, command, ms the clock moves before it)
 # Ids are not known when a stream is drawn; small ones usually name a live order.

@@ -168,12 +168,18 @@ OUTPUT_CLASSES = [
 
 def _annotations() -> dict[str, dict[str, str]]:
     """Each output class's constructor parameters and their annotations, read from the
-    source: the compiled build's classes check the types they are given, and do not
+    sources: the compiled build's classes check the types they are given, and do not
     carry their annotations."""
-    source = Path(outputs.__file__ or "").parent / "outputs.py"
+    engine_dir = Path(outputs.__file__ or "").parent
+    # The results are defined in ``results`` and re-exported by ``outputs``.
+    nodes = [
+        node
+        for name in ("results.py", "outputs.py")
+        for node in ast.parse((engine_dir / name).read_text()).body
+    ]
     found: dict[str, dict[str, str]] = {}
     bases: dict[str, str] = {}
-    for node in ast.parse(source.read_text()).body:
+    for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         bases[node.name] = ast.unparse(node.bases[0]) if node.bases else ""

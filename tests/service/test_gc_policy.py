@@ -34,3 +34,18 @@ def test_paused_turns_collection_off_only_for_the_block() -> None:
         assert not gc.isenabled()  # it was off before: it stays off
     finally:
         gc.enable()
+
+
+def test_settle_freezes_and_raises_the_young_threshold_but_never_lowers_it() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, *before[1:])
+        gc_policy.settle()
+        assert gc.get_threshold() == (gc_policy.YOUNG_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+        gc.set_threshold(10 * gc_policy.YOUNG_THRESHOLD, *before[1:])
+        gc_policy.settle()
+        assert gc.get_threshold()[0] == 10 * gc_policy.YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -61,10 +61,16 @@ class _Slots:
 
     __slots__ = ("keys", "mask", "seqs")
 
-    def __init__(self, slots: int) -> None:
-        self.keys = _zeroed(slots)
-        self.seqs = _zeroed(slots)
-        self.mask = slots - 1
+    # The arrays are given, never made here: mypyc's native classes have no bare
+    # ``__new__`` to fill one in by hand.
+    def __init__(self, keys: memoryview, seqs: memoryview) -> None:
+        self.keys = keys
+        self.seqs = seqs
+        self.mask = len(keys) - 1
+
+
+def _empty_slots(slots: int) -> _Slots:
+    return _Slots(_zeroed(slots), _zeroed(slots))
 
 
 class _Table:
@@ -76,10 +82,12 @@ class _Table:
 
     __slots__ = ("count", "keys", "mask", "moved", "old", "seqs")
 
-    def __init__(self, slots: int) -> None:
-        arrays = _Slots(slots)
+    def __init__(self, slots: int, arrays: _Slots | None = None, count: int = 0) -> None:
+        """``slots`` empty slots, or ``arrays`` as they are, holding ``count`` keys."""
+        if arrays is None:
+            arrays = _empty_slots(slots)
         self.keys, self.seqs, self.mask = arrays.keys, arrays.seqs, arrays.mask
-        self.count = 0
+        self.count = count
         self.old: _Slots | None = None
         self.moved = 0
 
@@ -121,9 +129,8 @@ class _Table:
                 slot = (slot + 1) & mask
 
     def _grow(self) -> None:
-        old = _Slots.__new__(_Slots)
-        old.keys, old.seqs, old.mask = self.keys, self.seqs, self.mask
-        arrays = _Slots(2 * (self.mask + 1))
+        old = _Slots(self.keys, self.seqs)
+        arrays = _empty_slots(2 * (self.mask + 1))
         self.keys, self.seqs, self.mask = arrays.keys, arrays.seqs, arrays.mask
         self.old, self.moved = old, 0
 
@@ -236,10 +243,8 @@ class IdempotencyWindow:
             start, keys, slots = _HEADER.unpack(header)
             if slots < 1 or slots & (slots - 1) or not 0 <= keys * 2 <= slots:
                 raise ValueError(f"a window table of {keys} keys in {slots} slots")
-            table = _Table.__new__(_Table)
-            table.keys = _filled(read_into, slots)
-            table.seqs = _filled(read_into, slots)
-            table.mask, table.count, table.old, table.moved = slots - 1, keys, None, 0
+            arrays = _Slots(_filled(read_into, slots), _filled(read_into, slots))
+            table = _Table(slots, arrays, keys)
             window._generations.append((start, table))
         return window
 

@@ -48,7 +48,7 @@ from hcx.engine.outputs import (
 )
 from hcx.engine.precheck import refuse_early
 from hcx.engine.snapshot import Snapshot, digest_of, restore_state, take_snapshot
-from hcx.engine.state import EngineState
+from hcx.engine.state import NO_DEADLINE, EngineState
 
 Handler = Callable[[EngineState, Envelope, Any, Changes], Any]
 
@@ -118,9 +118,14 @@ class Engine:
 
     def next_due_ms(self) -> int | None:
         """The earliest time at which time alone changes the state (an instrument
-        expires), or None: a ``Tick`` at or after it makes that happen."""
-        queue = self.state.expiry_queue
-        return queue[0][0] if queue else None
+        expires, a ``CancelAfter`` deadline passes), or None: a ``Tick`` at or after it
+        makes that happen."""
+        state = self.state
+        queue = state.expiry_queue
+        due = state.cancel_after_next
+        if queue and queue[0][0] < due:
+            due = queue[0][0]
+        return None if due == NO_DEADLINE else due
 
     # --- whole-state operations ----------------------------------------------------
 

@@ -138,7 +138,9 @@ def _submit(
     if ended_by is not None:
         return _end_unrested(order, exposure, ended_by, env, replaced)
     if tif != "gtc":
-        return _end_unrested(order, exposure, f"{tif}_remainder", env, replaced)
+        # Spelled out, so the codes can be found in the source (tests/engine/test_reasons).
+        remainder = "ioc_remainder" if tif == "ioc" else "fok_remainder"
+        return _end_unrested(order, exposure, remainder, env, replaced)
     if order.remaining != size:
         order.status = "partially_filled"
     (book.bids if side == "buy" else book.asks).add(order)

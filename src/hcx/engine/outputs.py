@@ -4,7 +4,9 @@ Each class's ``TYPE`` is its protocol message type. Numbers are scaled integers 
 ``numbers``); the protocol layer turns them into decimal strings. These classes are
 treated as immutable once ``apply`` returns, but are not frozen: building them is on the
 hot path. They are plain classes (see ``plain``) that mypyc compiles to native classes;
-``FIELDS`` lists each one's fields in the order its constructor takes them.
+``FIELDS`` lists each one's fields in the order its constructor takes them, and
+``values()`` gives them in that order (the journal record is built from it). The results
+live in ``results`` and are re-exported here.
 
 Private events carry ``wallet`` (the only wallet allowed to see them); public events carry
 ``symbol`` or ``underlying``.
@@ -12,267 +14,54 @@ Private events carry ``wallet`` (the only wallet allowed to see them); public ev
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from hcx.engine.plain import Value
+from hcx.engine.results import (
+    AdminResult,
+    AdminStatus,
+    BalanceResult,
+    CancelAfterResult,
+    CancelAllResult,
+    MmpResult,
+    OrderResult,
+    OrderStatus,
+    Result,
+    RfqResult,
+)
 
-OrderStatus = Literal["open", "partially_filled", "filled", "canceled", "rejected"]
-AdminStatus = Literal["ok", "rejected"]
+__all__ = [
+    "PRIVATE_EVENTS",
+    "AdminResult",
+    "AdminStatus",
+    "Balance",
+    "BalanceResult",
+    "BookUpdate",
+    "CancelAfterResult",
+    "CancelAllResult",
+    "Event",
+    "Fill",
+    "IndexPrice",
+    "InstrumentStatus",
+    "InstrumentUpdate",
+    "Level",
+    "Liquidity",
+    "MmpResult",
+    "OrderResult",
+    "OrderStatus",
+    "OrderUpdate",
+    "Output",
+    "Position",
+    "PositionExpired",
+    "Result",
+    "RfqResult",
+    "Trade",
+]
 Liquidity = Literal["maker", "taker"]
 InstrumentStatus = Literal["active", "halted", "expired", "settled"]
 
 # A book level as (price, total size); size 0 removes the level.
 Level = tuple[int, int]
-
-
-# --- results -------------------------------------------------------------------------
-
-
-class OrderResult(Value):
-    """An order's state after the command. Fields other than ``request_id``, ``wallet``,
-    ``status`` and ``seq`` are ``None`` when the command named no order that exists."""
-
-    TYPE: ClassVar[str] = "OrderResult"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "request_id",
-        "order_id",
-        "client_id",
-        "wallet",
-        "symbol",
-        "side",
-        "price",
-        "size",
-        "tif",
-        "status",
-        "filled_size",
-        "reason",
-        "mmp_triggered",
-        "replaced_order_id",
-        "ts",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        request_id: str,
-        order_id: int | None,
-        client_id: str | None,
-        wallet: str,
-        symbol: str | None,
-        side: str | None,
-        price: int | None,
-        size: int | None,
-        tif: str | None,
-        status: OrderStatus,
-        filled_size: int,
-        reason: str | None,
-        mmp_triggered: bool,
-        replaced_order_id: int | None,
-        ts: int,
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.order_id = order_id
-        self.client_id = client_id
-        self.wallet = wallet
-        self.symbol = symbol
-        self.side = side
-        self.price = price
-        self.size = size
-        self.tif = tif
-        self.status = status
-        self.filled_size = filled_size
-        self.reason = reason
-        self.mmp_triggered = mmp_triggered
-        self.replaced_order_id = replaced_order_id
-        self.ts = ts
-        self.seq = seq
-
-
-class CancelAllResult(Value):
-    TYPE: ClassVar[str] = "CancelAllResult"
-    FIELDS: ClassVar[tuple[str, ...]] = ("request_id", "wallet", "canceled", "seq")
-
-    def __init__(
-        self,
-        request_id: str,
-        wallet: str,
-        canceled: list[int],
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.wallet = wallet
-        self.canceled = canceled
-        self.seq = seq
-
-
-class BalanceResult(Value):
-    TYPE: ClassVar[str] = "BalanceResult"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "request_id",
-        "wallet",
-        "status",
-        "reason",
-        "total",
-        "available",
-        "reserved",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        request_id: str,
-        wallet: str,
-        status: AdminStatus,
-        reason: str | None,
-        total: int,
-        available: int,
-        reserved: int,
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.wallet = wallet
-        self.status = status
-        self.reason = reason
-        self.total = total
-        self.available = available
-        self.reserved = reserved
-        self.seq = seq
-
-
-class AdminResult(Value):
-    TYPE: ClassVar[str] = "AdminResult"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "request_id",
-        "wallet",
-        "command",
-        "status",
-        "reason",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        request_id: str,
-        wallet: str,
-        command: str,
-        status: AdminStatus,
-        reason: str | None,
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.wallet = wallet
-        self.command = command
-        self.status = status
-        self.reason = reason
-        self.seq = seq
-
-
-class MmpResult(Value):
-    TYPE: ClassVar[str] = "MmpResult"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "request_id",
-        "wallet",
-        "status",
-        "reason",
-        "underlying",
-        "frozen_until_ms",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        request_id: str,
-        wallet: str,
-        status: AdminStatus,
-        reason: str | None,
-        underlying: str,
-        frozen_until_ms: int | None,
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.wallet = wallet
-        self.status = status
-        self.reason = reason
-        self.underlying = underlying
-        self.frozen_until_ms = frozen_until_ms
-        self.seq = seq
-
-
-class RfqResult(Value):
-    TYPE: ClassVar[str] = "RfqResult"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "request_id",
-        "wallet",
-        "rfq_id",
-        "quote_id",
-        "status",
-        "fill_id",
-        "reason",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        request_id: str,
-        wallet: str,
-        rfq_id: str,
-        quote_id: str,
-        status: Literal["filled", "rejected"],
-        fill_id: int | None,
-        reason: str | None,
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.wallet = wallet
-        self.rfq_id = rfq_id
-        self.quote_id = quote_id
-        self.status = status
-        self.fill_id = fill_id
-        self.reason = reason
-        self.seq = seq
-
-
-class CancelAfterResult(Value):
-    """``deadline_ms``: when the wallet's orders will be canceled unless renewed; absent
-    when the switch is off."""
-
-    TYPE: ClassVar[str] = "CancelAfterResult"
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "request_id",
-        "wallet",
-        "status",
-        "reason",
-        "deadline_ms",
-        "seq",
-    )
-
-    def __init__(
-        self,
-        request_id: str,
-        wallet: str,
-        status: AdminStatus,
-        reason: str | None,
-        deadline_ms: int | None,
-        seq: int,
-    ) -> None:
-        self.request_id = request_id
-        self.wallet = wallet
-        self.status = status
-        self.reason = reason
-        self.deadline_ms = deadline_ms
-        self.seq = seq
-
-
-Result = (
-    OrderResult
-    | CancelAllResult
-    | BalanceResult
-    | AdminResult
-    | MmpResult
-    | RfqResult
-    | CancelAfterResult
-)
 
 
 # --- private events --------------------------------------------------------------------
@@ -338,6 +127,25 @@ class Fill(Value):
         self.rfq_id = rfq_id
         self.quote_id = quote_id
 
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.wallet,
+            self.fill_id,
+            self.trade_id,
+            self.order_id,
+            self.symbol,
+            self.side,
+            self.price,
+            self.size,
+            self.fee,
+            self.liquidity,
+            self.realized_pnl,
+            self.ts,
+            self.seq,
+            self.rfq_id,
+            self.quote_id,
+        )
+
 
 class Balance(Value):
     TYPE: ClassVar[str] = "Balance"
@@ -356,6 +164,15 @@ class Balance(Value):
         self.available = available
         self.reserved = reserved
         self.seq = seq
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.wallet,
+            self.total,
+            self.available,
+            self.reserved,
+            self.seq,
+        )
 
 
 class Position(Value):
@@ -386,6 +203,16 @@ class Position(Value):
         self.entry_price = entry_price
         self.realized_pnl = realized_pnl
         self.seq = seq
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.wallet,
+            self.symbol,
+            self.size,
+            self.entry_price,
+            self.realized_pnl,
+            self.seq,
+        )
 
 
 class PositionExpired(Value):
@@ -421,6 +248,17 @@ class PositionExpired(Value):
         self.pnl = pnl
         self.seq = seq
 
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.wallet,
+            self.symbol,
+            self.size,
+            self.settlement_price,
+            self.settlement_value,
+            self.pnl,
+            self.seq,
+        )
+
 
 # --- public events ---------------------------------------------------------------------
 
@@ -455,6 +293,17 @@ class Trade(Value):
         self.ts = ts
         self.seq = seq
 
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.symbol,
+            self.trade_id,
+            self.price,
+            self.size,
+            self.taker_side,
+            self.ts,
+            self.seq,
+        )
+
 
 class BookUpdate(Value):
     """Changed levels of one book; ``book_seq`` rises by exactly one per update of a
@@ -476,6 +325,15 @@ class BookUpdate(Value):
         self.bids = bids
         self.asks = asks
         self.seq = seq
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.symbol,
+            self.book_seq,
+            self.bids,
+            self.asks,
+            self.seq,
+        )
 
 
 class InstrumentUpdate(Value):
@@ -523,6 +381,22 @@ class InstrumentUpdate(Value):
         self.status = status
         self.seq = seq
 
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.symbol,
+            self.underlying,
+            self.expiry_ms,
+            self.strike,
+            self.option,
+            self.tick_size,
+            self.lot_size,
+            self.multiplier,
+            self.maker_fee_bps,
+            self.taker_fee_bps,
+            self.status,
+            self.seq,
+        )
+
 
 class IndexPrice(Value):
     TYPE: ClassVar[str] = "IndexPrice"
@@ -539,6 +413,14 @@ class IndexPrice(Value):
         self.price = price
         self.ts = ts
         self.seq = seq
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.underlying,
+            self.price,
+            self.ts,
+            self.seq,
+        )
 
 
 Event = (

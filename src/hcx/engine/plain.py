@@ -19,6 +19,12 @@ class Fields:
 
     FIELDS: ClassVar[tuple[str, ...]] = ()
 
+    def values(self) -> tuple[Any, ...]:
+        """The field values in ``FIELDS`` order. The result and event classes spell it
+        out (a native call instead of a read by name per field: the journal record of
+        every command is built from these); a test holds each to its ``FIELDS``."""
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
     def __repr__(self) -> str:
         inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.FIELDS)
         return f"{type(self).__name__}({inner})"
@@ -50,7 +56,7 @@ def field_names(cls: type) -> tuple[str, ...]:
 
 
 def field_values(obj: Fields) -> tuple[Any, ...]:
-    return tuple(getattr(obj, name) for name in obj.FIELDS)
+    return obj.values()
 
 
 def as_dict(obj: Fields) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import apsw
 
+from hcx import gc_policy
 from hcx.client.book import OrderBook
 from hcx.client.errors import HcxError
 from hcx.client.messages import AdminResult, parse_message
@@ -132,6 +133,8 @@ class Simulator:
         self.history: dict[str, list[Any]] = {kind: [] for kind in KINDS}
         self.closed = False
         self._fault: BaseException | None = None
+        # The recovered state is long-lived: the collector's settings of ``hcx serve``.
+        gc_policy.settle()
 
     # --- the state ---------------------------------------------------------------------
 
