@@ -66,8 +66,9 @@ def _extensions() -> list[object]:
 
     _say(f"compiling {len(COMPILED)} modules with mypyc")
     # Only the engine is type-checked strictly here: the rest of hcx is followed for its
-    # types but its errors are not the build's (the build environment has mypy and attrs,
-    # not trio or apsw). Its own cache, so a developer's mypy cache never shapes a build.
+    # types but its errors are not the build's (the build environment has mypy, attrs and
+    # cbor2, which the compiled records call, not trio or apsw). Its own cache, so a
+    # developer's mypy cache never shapes a build.
     options = [
         "--follow-imports=silent",
         "--no-warn-unused-configs",
