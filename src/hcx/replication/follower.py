@@ -73,6 +73,8 @@ class Follower:
         # A second connection for lookups from the gateway's thread while ``journal``
         # appends in a worker thread.
         self.reader: Journal | None = None
+        # Verified rows (engine and window have them) until the journal holds them too.
+        self._unwritten: dict[int, Row] = {}
         self.stop = trio.Event()
         self.caught_up = trio.Event()
         # Told each applied batch once it is in the journal (the read-only gateway).
@@ -152,7 +154,9 @@ class Follower:
         verifier = self.verifier
         journal = self.journal
         snapshotter = self.snapshotter
+        window = self.window
         assert verifier is not None and journal is not None and snapshotter is not None
+        assert window is not None
         fresh: list[Row] = []
         outputs: list[Output] = []
         for message in messages:
@@ -169,15 +173,17 @@ class Follower:
                     raise Rejected(exc.seq, exc.why) from exc
                 fresh.append(row)
                 outputs.append(output)
+                # Known at once, like the engine's state: reads see both before the
+                # append below is done (the primary's in-flight entries likewise).
+                window.add(row.key, row.seq, row.ts)
+                self._unwritten[row.seq] = row
         if not fresh:
             return
         await trio.to_thread.run_sync(journal.append, fresh)
         now = time.time_ns() // 1_000_000
-        window = self.window
-        assert window is not None
+        self._unwritten.clear()
         for row in fresh:
             snapshotter.due(row.seq, row.chain)
-            window.add(row.key, row.seq, row.ts)
         for publish in self.publishers:
             publish(fresh, outputs)
         if self.stats.observer is not None:
@@ -193,7 +199,7 @@ class Follower:
         if self.window is None or self.reader is None:
             return None
         for seq in self.window.candidates(request_key(wallet, request_id)):
-            row = self.reader.read(seq)
+            row = self._unwritten.get(seq) or self.reader.read(seq)
             if row is None:
                 continue
             record = decode_record(row.record)
