@@ -19,6 +19,7 @@ listening).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import trio
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine_bench import build_stream  # type: ignore[import-not-found]  # the sibling script
 from tests.replication.natsd import NatsServer
 
+from hcx import gc_policy
 from hcx.durability.journal import Journal
 from hcx.replication.attach import open_replication
 from hcx.replication.standby import follow
@@ -90,32 +93,38 @@ async def run_mode(
         open_replication(config) as replication,
         open_exchange(config, stage=replication.stage, publishers=replication.publishers) as ex,
     ):
-        for start in range(0, len(stream.setup), 256):
-            for answer in await ex.submit_many(
-                [
-                    (e.wallet, e.request_id, now_ms(), e.command)
-                    for e in stream.setup[start : start + 256]
-                ]
-            ):
-                assert isinstance(answer, Reply)
-        tally = Tally()
-        commands = stream.commands
-        started = time.perf_counter()
-        sent = 0
-        while sent < len(commands):
-            await tally.wait_for(sent - window + chunk)
-            part = commands[sent : sent + chunk]
-            ts = now_ms()
-            await ex.send([Submission(e.wallet, e.request_id, ts, e.command, tally) for e in part])
-            sent += len(part)
-        await tally.wait_for(len(commands))
-        return len(commands) / (time.perf_counter() - started)
+        with gc_policy.tuned():  # as ``hcx serve``
+            return await closed_loop(ex, stream, chunk, window)
+
+
+async def closed_loop(ex: Any, stream: Any, chunk: int, window: int) -> float:
+    for start in range(0, len(stream.setup), 256):
+        for answer in await ex.submit_many(
+            [
+                (e.wallet, e.request_id, now_ms(), e.command)
+                for e in stream.setup[start : start + 256]
+            ]
+        ):
+            assert isinstance(answer, Reply)
+    tally = Tally()
+    commands = stream.commands
+    started = time.perf_counter()
+    sent = 0
+    while sent < len(commands):
+        await tally.wait_for(sent - window + chunk)
+        part = commands[sent : sent + chunk]
+        ts = now_ms()
+        await ex.send([Submission(e.wallet, e.request_id, ts, e.command, tally) for e in part])
+        sent += len(part)
+    await tally.wait_for(len(commands))
+    return len(commands) / (time.perf_counter() - started)
 
 
 async def lag_phase(
-    url: str, workdir: Path, stream: Any, rate: float, seconds: float
+    url: str, workdir: Path, stream: Any, rate: float, seconds: float, untuned: bool = False
 ) -> dict[str, Any]:
-    config = ServiceConfig(db=str(workdir / "lag.db"), nats_urls=(url,), venue="bench_lag")
+    workdir.mkdir(exist_ok=True)
+    config = ServiceConfig(db=str(workdir / "lag.db"), nats_urls=(url,), venue=workdir.name)
     out = workdir / "lags.json"
     standby = subprocess.Popen(
         [
@@ -123,46 +132,50 @@ async def lag_phase(
             __file__,
             "--standby",
             url,
+            "--venue",
+            workdir.name,
             "--db",
             str(workdir / "lag-standby.db"),
             "--out",
             str(out),
         ]
+        + (["--untuned-gc"] if untuned else [])
     )
     try:
         async with (
             open_replication(config) as replication,
             open_exchange(config, stage=replication.stage, publishers=replication.publishers) as ex,
         ):
-            await ex.submit_many(
-                [(e.wallet, e.request_id, now_ms(), e.command) for e in stream.setup]
-            )
-            # The timed phase starts once the standby holds the setup (its start-up is
-            # not lag).
-            standby_db = workdir / "lag-standby.db"
-            with trio.fail_after(60):
-                while standby_last(standby_db) < len(stream.setup):
-                    await trio.sleep(0.05)
-            tally = Tally()
-            commands = stream.commands
-            total = min(len(commands), int(rate * seconds))
-            t0 = trio.current_time()
-            sent = 0
-            while sent < total:
-                due = int((trio.current_time() - t0) * rate) + 1
-                due = min(due, total)
-                if due > sent:
-                    ts = now_ms()
-                    await ex.send(
-                        [
-                            Submission(e.wallet, e.request_id, ts, e.command, tally)
-                            for e in commands[sent:due]
-                        ]
-                    )
-                    sent = due
-                await trio.sleep(0.001)
-            await tally.wait_for(total)
-            await trio.sleep(2.0)
+            with gc_policy.tuned():  # as ``hcx serve``
+                await ex.submit_many(
+                    [(e.wallet, e.request_id, now_ms(), e.command) for e in stream.setup]
+                )
+                # The timed phase starts once the standby holds the setup (its start-up is
+                # not lag).
+                standby_db = workdir / "lag-standby.db"
+                with trio.fail_after(60):
+                    while standby_last(standby_db) < len(stream.setup):
+                        await trio.sleep(0.05)
+                tally = Tally()
+                commands = stream.commands
+                total = min(len(commands), int(rate * seconds))
+                t0 = trio.current_time()
+                sent = 0
+                while sent < total:
+                    due = int((trio.current_time() - t0) * rate) + 1
+                    due = min(due, total)
+                    if due > sent:
+                        ts = now_ms()
+                        await ex.send(
+                            [
+                                Submission(e.wallet, e.request_id, ts, e.command, tally)
+                                for e in commands[sent:due]
+                            ]
+                        )
+                        sent = due
+                    await trio.sleep(0.001)
+                await tally.wait_for(total)
+                await trio.sleep(2.0)
     finally:
         standby.send_signal(signal.SIGTERM)
         standby.wait(60)
@@ -277,8 +290,13 @@ def standby_last(db: Path) -> int:
         journal.close()
 
 
-def standby_main(url: str, db: str, out: str) -> int:
+def standby_main(url: str, venue: str, db: str, out: str, untuned: bool) -> int:
     lags: list[int] = []
+    if untuned:
+        # The standby as it was before it took ``hcx serve``'s collector settings.
+        import hcx.replication.standby as standby_module
+
+        standby_module.gc_policy = SimpleNamespace(tuned=contextlib.nullcontext)  # type: ignore[assignment]
     stop = trio.Event()
 
     async def run() -> None:
@@ -296,7 +314,7 @@ def standby_main(url: str, db: str, out: str) -> int:
                     follower.stats.observer = lags.extend
 
                 await follow(
-                    ServiceConfig(db=db, nats_urls=(url,), venue="bench_lag"),
+                    ServiceConfig(db=db, nats_urls=(url,), venue=venue),
                     stop=stop,
                     on_follower=started,
                 )
@@ -321,7 +339,15 @@ def main() -> int:
     parser.add_argument(
         "--subscribers", type=int, default=200, help="book subscribers on a standby (0: skip)"
     )
+    parser.add_argument(
+        "--lag-compare-gc",
+        action="store_true",
+        help="run the lag phase twice: the standby with CPython's default collector "
+        "settings (as before), then with hcx serve's (gc_policy.tuned)",
+    )
     parser.add_argument("--standby", help=argparse.SUPPRESS)
+    parser.add_argument("--venue", help=argparse.SUPPRESS)
+    parser.add_argument("--untuned-gc", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--subscribers-of", help=argparse.SUPPRESS)
     parser.add_argument("--symbols", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
@@ -329,7 +355,7 @@ def main() -> int:
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.standby:
-        return standby_main(args.standby, args.db, args.out)
+        return standby_main(args.standby, args.venue, args.db, args.out, args.untuned_gc)
     if args.subscribers_of:
         return subscribers_main(args.subscribers_of, args.symbols.split(","), args.count, args.out)
     workdir = Path(tempfile.mkdtemp(prefix="hcx-repl-bench-"))
@@ -361,13 +387,19 @@ def main() -> int:
         if args.lag_seconds > 0:
             lag_stream = build_stream(args.seed + 1, args.commands, 1_000, 20)
             lag_rate = args.lag_rate or (figures["async"] / 2 if figures else 1_000.0)
-            lag = trio.run(lag_phase, server.url, workdir, lag_stream, lag_rate, args.lag_seconds)
-            verdict = "PASS" if 0 <= lag["p99_ms"] <= 50 else "MISS"
-            print(
-                f"lag commit->standby applied at {lag_rate:,.0f}/s: rows {lag['rows']}, "
-                f"p50 {lag['p50_ms']} ms, p99 {lag['p99_ms']} ms (goal <= 50) {verdict}, "
-                f"max {lag['max_ms']} ms"
-            )
+            for untuned in (True, False) if args.lag_compare_gc else (False,):
+                lag = trio.run(
+                    lag_phase, server.url, workdir / f"lag{int(untuned)}", lag_stream, lag_rate,
+                    args.lag_seconds, untuned,
+                )  # fmt: skip
+                verdict = "PASS" if 0 <= lag["p99_ms"] <= 50 else "MISS"
+                setting = "default (as before)" if untuned else "tuned"
+                print(
+                    f"lag commit->standby applied at {lag_rate:,.0f}/s, standby collector "
+                    f"{setting}: rows {lag['rows']}, p50 {lag['p50_ms']} ms, "
+                    f"p99 {lag['p99_ms']} ms (goal <= 50) {verdict}, max {lag['max_ms']} ms",
+                    flush=True,
+                )
         if args.subscribers:
             rates = {}
             for round_ in range(args.rounds or 1):
