@@ -332,7 +332,7 @@ def standby_main(url: str, venue: str, db: str, out: str, untuned: bool) -> int:
         # The standby as it was before it took ``hcx serve``'s collector settings.
         import hcx.replication.standby as standby_module
 
-        standby_module.gc_policy = SimpleNamespace(tuned=contextlib.nullcontext)  # type: ignore[attr-defined]
+        standby_module.gc_policy = SimpleNamespace(tuned=contextlib.nullcontext)  # type: ignore[attr-defined,assignment]
     stop = trio.Event()
 
     async def run() -> None:
