@@ -5,15 +5,23 @@
    ``engine_bench.build_stream`` in lists of ``--chunk`` with at most ``--window``
    outstanding, first send to last answer; each mode on a fresh journal and its own
    venue (stream); printed as commands/s and as a ratio to the run without replication;
-2. lag at half load: ``async`` mode, open loop at half its measured throughput for
-   ``--lag-seconds``, a standby in its own process (this script with ``--standby``)
-   following the stream; per row, (wall ms applied on the standby) - (the primary's
-   sequencing ts): p50/p99/max.
+2. lag at half load: ``async`` mode, open loop at half its measured throughput (or
+   ``--lag-rate``) for ``--lag-seconds``, a standby in its own process (this script with
+   ``--standby``) following the stream; per row, (wall ms applied on the standby) - (the
+   primary's sequencing ts): p50/p99/max. ``--lag-compare-gc`` runs it twice, the
+   standby first with CPython's default collector settings (as it was), then with
+   ``hcx serve``'s (``gc_policy.tuned``, what ``hcx standby`` uses);
+3. fan-out: ``--rounds`` paired rounds of the primary's ``async`` throughput with a
+   standby (``hcx standby``) serving 0 and ``--subscribers`` book subscribers (a process
+   of their own); each round's cost, then the median and spread. ``--pin`` puts the
+   primary on CPU 0 and the standby and its subscribers on CPU 1.
+
+The primary runs with ``hcx serve``'s collector settings (``gc_policy.tuned``).
 
     .venv/bin/python benchmarks/replication_bench.py --seed 1 --commands 60000
 
-Failover time is measured by ``scripts/failover_campaign.py`` (SIGKILL -> promoted standby
-listening).
+Failover time is measured by ``scripts/failover_campaign.py`` (SIGKILL -> first command
+answered by the promoted standby).
 """
 
 from __future__ import annotations
@@ -259,7 +267,13 @@ def subscribers_main(url: str, symbols: list[str], count: int, out: str) -> int:
 
 
 async def fanout_phase(
-    url: str, workdir: Path, stream: Any, subscribers: int, chunk: int, window: int
+    url: str,
+    workdir: Path,
+    stream: Any,
+    subscribers: int,
+    chunk: int,
+    window: int,
+    pin: bool = False,
 ) -> tuple[float, int]:
     """The primary's throughput (``async``) with a standby serving ``subscribers`` book
     subscribers, and how many messages the subscribers received."""
@@ -274,6 +288,8 @@ async def fanout_phase(
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+    if pin:
+        os.sched_setaffinity(standby.pid, {1})
     clients = None
     out = str(work / "received.json")
     try:
@@ -291,6 +307,8 @@ async def fanout_phase(
                     "--symbols", ",".join(symbols), "--count", str(subscribers), "--out", out,
                 ]
             )  # fmt: skip
+            if pin:
+                os.sched_setaffinity(clients.pid, {1})
 
         async def subscribed() -> None:
             # After the primary's setup (the listings): every subscriber on its book.
@@ -372,8 +390,9 @@ def fanout_rounds(url: str, workdir: Path, stream: Any, args: argparse.Namespace
         got: dict[int, float] = {}
         for subs in pair:
             rate, received = trio.run(
-                fanout_phase, url, workdir / f"f{round_}", stream, subs, args.chunk, args.window
-            )
+                fanout_phase, url, workdir / f"f{round_}", stream, subs, args.chunk,
+                args.window, args.pin,
+            )  # fmt: skip
             got[subs] = rate
             rates[subs].append(rate)
             print(
@@ -414,6 +433,12 @@ def main() -> int:
         help="run the lag phase twice: the standby with CPython's default collector "
         "settings (as before), then with hcx serve's (gc_policy.tuned)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="fan-out rounds with this process (the primary) on CPU 0 and the standby and "
+        "its subscribers on CPU 1: a stand-in for a standby on a machine of its own",
+    )
     parser.add_argument("--standby", help=argparse.SUPPRESS)
     parser.add_argument("--venue", help=argparse.SUPPRESS)
     parser.add_argument("--untuned-gc", action="store_true", help=argparse.SUPPRESS)
@@ -430,6 +455,12 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="hcx-repl-bench-"))
     server = NatsServer(workdir / "nats")
     server.start()
+    if args.pin and not {0, 1} <= os.sched_getaffinity(0):
+        print("--pin: CPUs 0 and 1 are not both available here; not pinning")
+        args.pin = False
+    if args.pin:
+        # After the NATS server started: it stays free to run on either CPU.
+        os.sched_setaffinity(0, {0})
     try:
         stream = build_stream(args.seed, args.commands, 1_000, 20)
         figures: dict[str, float] = {}
