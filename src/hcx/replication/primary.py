@@ -284,6 +284,7 @@ class Replicator:
                 self._inflight = len(rows)
                 await self.publish(rows)
                 self._inflight = 0
+                self._note_held()
         finally:
             if self._reader is not None:
                 self._reader.close()
@@ -296,6 +297,7 @@ class Replicator:
             self._note_held()
             await self.publish(rows)
             self._inflight = 0
+            self._note_held()
         # No await between this test and the switch: a row released after it is
         # contiguous with what was published, so memory can hold it again.
         if self.stats.published_seq >= self.stats.committed_seq:
