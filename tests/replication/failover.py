@@ -2,27 +2,31 @@
 standby (``hcx standby --promote-after-ms``) that takes over, and the journal judged.
 
 Each cycle kills the primary at a random moment after it executed new requests; the
-standby must promote itself (its ``hcx serve`` prints its listening line), is then
-stopped, and its journal is judged with ``judge_journal`` against every answer any
-primary printed: none lost, none executed twice, money conserved, full replay with every
-snapshot digest verified. The next cycle swaps roles: the driver runs as primary on the
-promoted journal (re-sending the whole stream, so every earlier answer must come back
-as stored), and the old primary rejoins as the standby (its unacknowledged tail set
-aside). Shared by the default test and ``scripts/failover_campaign.py``.
+standby must promote itself (its ``hcx serve`` prints its listening line) and answer a
+first command (``first_command_answer``), is then stopped, and its journal is judged
+with ``judge_journal`` against every answer any primary printed: none lost, none
+executed twice, money conserved, full replay with every snapshot digest verified. The
+next cycle swaps roles: the driver runs as primary on the promoted journal (re-sending
+the whole stream, so every earlier answer must come back as stored), and the old primary
+rejoins as the standby (its unacknowledged tail set aside). Shared by the default test
+and ``scripts/failover_campaign.py``.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import attrs
 
 from tests.harness.crash import Campaign, DriverRun
+from tests.harness.journal_driver import SERIES, series_symbol
 
 DRIVER = str(Path(__file__).with_name("repl_driver.py"))
 LIMIT_S = 60.0
@@ -39,6 +43,9 @@ class FailoverCampaign:
     standby: str = ""
     failovers: int = 0
     takeover_s: list[float] = attrs.Factory(list)
+    # SIGKILL -> the promoted standby's answer to a first command (``probe``).
+    accepted_s: list[float] = attrs.Factory(list)
+    probe: bool = True
     campaign: Campaign | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -114,6 +121,12 @@ class FailoverCampaign:
         if not wait_for_text(standby, "hcx listening on", LIMIT_S):
             self.problems.append(f"{standby.name}: did not take over: {standby.stderr()}")
         self.takeover_s.append(time.monotonic() - killed_at)
+        if self.probe:
+            url = next((line.split()[-1] for line in standby.lines if "listening on" in line), "")
+            answer = first_command_answer(url) if url else "no listening line"
+            if answer != "OrderResult":
+                self.problems.append(f"{standby.name}: the probe command got {answer}")
+            self.accepted_s.append(time.monotonic() - killed_at)
         standby.process.send_signal(signal.SIGTERM)
         if not standby.wait_for_exit(LIMIT_S):
             standby.kill()
@@ -157,6 +170,35 @@ def _judge(campaign: Campaign, db: str, name: str):  # type: ignore[no-untyped-d
     from tests.harness.crash import judge_journal
 
     return judge_journal(db, campaign.answers, campaign.problems, name)
+
+
+def first_command_answer(url: str) -> str:
+    """Send the promoted standby one command, as a client would the moment it listens,
+    and return the answer's type. The probe is a ``PlaceOrder`` off the tick: the
+    sequencer takes it and refuses it early (an ``OrderResult``, rejected), so it is
+    answered by the new primary's command path but leaves the judged journal alone."""
+    from websockets.sync.client import connect
+
+    strike, option, mid = SERIES[0]
+    place = {
+        "type": "PlaceOrder",
+        "id": 2,
+        "request_id": str(uuid.uuid4()),
+        "ts": time.time_ns() // 1_000_000,
+        "symbol": series_symbol(strike, option),
+        "side": "buy",
+        "price": f"{mid}.05",
+        "size": "1",
+    }
+    with connect(url, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "Authenticate", "id": 1, "wallet": "probe"}))
+        ws.send(json.dumps(place))
+        while True:
+            answer = json.loads(ws.recv(timeout=10))
+            if answer.get("id") == 2 or answer.get("request_id") == place["request_id"]:
+                return str(answer.get("type")) + (
+                    f" {answer['code']}" if answer.get("type") == "Error" else ""
+                )
 
 
 def wait_for_text(run: DriverRun, text: str, limit_s: float) -> bool:

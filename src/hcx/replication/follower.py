@@ -3,7 +3,9 @@
 From its own last seq it reads the stream in order, checks each row with
 ``RecordVerifier`` exactly as ``hcx replay --verify`` does (contiguity, CRC, chain, the
 re-applied command reproducing the record), and appends the verified rows to its own
-journal in one transaction per fetched batch; it snapshots on its own. A row that fails
+journal in one transaction per fetched batch; it snapshots on its own. It keeps the
+idempotency window of the rows it holds (``stored_result`` answers ``GetOrder`` by
+request id as the primary would). A row that fails
 stops it (``JournalCorrupt`` naming the seq) before anything of it is written. It
 reports its lag, and on ``catch_up`` returns once it holds the whole stream. It never
 sequences commands or publishes.
@@ -22,17 +24,20 @@ import attrs
 import trio
 
 from hcx.durability.errors import JournalCorrupt
+from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal, Row
-from hcx.durability.replay import recover
+from hcx.durability.records import decode_output_object, decode_record
 from hcx.durability.snapshots import snapshot_dir
 from hcx.durability.verify import RecordVerifier
 from hcx.engine import Output
+from hcx.engine.outputs import Result
 from hcx.replication import wire
 from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import Rejected
 from hcx.replication.rejoin import set_aside_tail
 from hcx.replication.stream import JournalStream, is_transient
 from hcx.service.config import ServiceConfig
+from hcx.service.recovery import recover_with_window
 from hcx.service.snapshotter import Snapshotter
 
 log = logging.getLogger("hcx.replication")
@@ -64,6 +69,12 @@ class Follower:
         self.journal: Journal | None = None
         self.verifier: RecordVerifier | None = None
         self.snapshotter: Snapshotter | None = None
+        self.window: IdempotencyWindow | None = None
+        # A second connection for lookups from the gateway's thread while ``journal``
+        # appends in a worker thread.
+        self.reader: Journal | None = None
+        # Verified rows (engine and window have them) until the journal holds them too.
+        self._unwritten: dict[int, Row] = {}
         self.stop = trio.Event()
         self.caught_up = trio.Event()
         # Told each applied batch once it is in the journal (the read-only gateway).
@@ -74,7 +85,10 @@ class Follower:
         db = self.config.db
         self.journal = journal = Journal(db)
         await set_aside_tail(db, journal, self.bridge, self.stream)
-        recovered = recover(journal, snapshot_dir(db), self.config.engine)
+        recovered, self.window = recover_with_window(
+            journal, snapshot_dir(db), self.config, child_allowed=True
+        )
+        self.reader = Journal(db, readonly=True)
         self.verifier = RecordVerifier(recovered.engine, recovered.chain, recovered.last_seq)
         self.stats.applied_seq = recovered.last_seq
         self.snapshotter = Snapshotter(
@@ -140,7 +154,9 @@ class Follower:
         verifier = self.verifier
         journal = self.journal
         snapshotter = self.snapshotter
+        window = self.window
         assert verifier is not None and journal is not None and snapshotter is not None
+        assert window is not None
         fresh: list[Row] = []
         outputs: list[Output] = []
         for message in messages:
@@ -157,10 +173,15 @@ class Follower:
                     raise Rejected(exc.seq, exc.why) from exc
                 fresh.append(row)
                 outputs.append(output)
+                # Known at once, like the engine's state: reads see both before the
+                # append below is done (the primary's in-flight entries likewise).
+                window.add(row.key, row.seq, row.ts)
+                self._unwritten[row.seq] = row
         if not fresh:
             return
         await trio.to_thread.run_sync(journal.append, fresh)
         now = time.time_ns() // 1_000_000
+        self._unwritten.clear()
         for row in fresh:
             snapshotter.due(row.seq, row.chain)
         for publish in self.publishers:
@@ -171,6 +192,22 @@ class Follower:
         self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
         self.stats.lag_ms = now - fresh[-1].ts
         self.stats.rows += len(fresh)
+
+    def stored_result(self, wallet: str, request_id: str) -> Result | None:
+        """The result of an earlier request of ``wallet`` still in the window, from this
+        journal (what the primary's ``SequencingStep.stored_result`` answers)."""
+        if self.window is None or self.reader is None:
+            return None
+        for seq in self.window.candidates(request_key(wallet, request_id)):
+            row = self._unwritten.get(seq) or self.reader.read(seq)
+            if row is None:
+                continue
+            record = decode_record(row.record)
+            # A key-hash collision never answers with another request's result.
+            if record.wallet == wallet and record.request_id == request_id:
+                result: Result = decode_output_object(record.result)
+                return result
+        return None
 
     def _unreachable(self, exc: BaseException) -> None:
         if self.stats.unreachable_since is None:
@@ -192,3 +229,6 @@ class Follower:
             snapshotter.final(verifier.chain)
         self.journal.close()
         self.journal = None
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None

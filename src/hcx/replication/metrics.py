@@ -1,6 +1,7 @@
 """Replication gauges of a primary or a standby, sampled into the service's registry.
 
-Lag in records and in milliseconds, whether NATS answers, outages seen. It only reads
+Lag in records and in milliseconds, whether NATS answers, outages seen, and (primary,
+``async``) the unpublished rows held in memory. It only reads
 counters the replicator or the follower keep; it never changes them.
 """
 
@@ -34,6 +35,11 @@ def gauges(metrics: Metrics) -> dict[str, Gauge]:
             "hcx_replication_nats_unreachable", "1 while NATS does not answer", registry=r
         ),
         "outages": Gauge("hcx_replication_outages", "NATS outages seen", registry=r),
+        "held_rows": Gauge(
+            "hcx_replication_held_rows",
+            "Primary, async: unpublished rows held in memory (the rest is read from the journal)",
+            registry=r,
+        ),
     }
 
 
@@ -45,4 +51,5 @@ async def sample_replication(source: HasStats, metrics: Metrics, every_s: float 
         found["lag_ms"].set(getattr(stats, "lag_ms", 0))
         found["unreachable"].set(1 if getattr(stats, "unreachable_since", None) else 0)
         found["outages"].set(getattr(stats, "outages", 0))
+        found["held_rows"].set(getattr(stats, "held_rows", 0))
         await trio.sleep(every_s)

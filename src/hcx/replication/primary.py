@@ -5,8 +5,11 @@ it: it republishes what the stream lacks, and refuses (``StreamDisagrees``, nami
 seq) a stream that holds records this journal does not or another chain. ``publish``
 sends rows in order, fenced by the stream seq it expects last, and retries while NATS is
 unreachable (saying so in logs and counters) until it succeeds or is fenced off
-(``Deposed``). ``async`` mode feeds it from the release stage (``on_released``); ``sync``
-mode runs it in the gate (``hcx.replication.gate``). It never sequences or commits.
+(``Deposed``). ``async`` mode feeds it from the release stage (``on_released``): it
+keeps at most ``max_held_rows`` unpublished rows in memory and, past that (NATS away, or
+slower than the load), reads what was committed from the journal by seq range instead,
+so memory stays bounded and nothing is lost. ``sync`` mode runs it in the gate
+(``hcx.replication.gate``). It never sequences or commits.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import time
 from collections import deque
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
 import attrs
@@ -38,6 +42,11 @@ class ReplicationStats:
     messages: int = 0
     unreachable_since: float | None = None
     outages: int = 0
+    # Unpublished rows in memory now, and the most ever (bounded by ``max_held_rows``).
+    held_rows: int = 0
+    held_rows_max: int = 0
+    # Times the async publisher fell back to reading the journal.
+    spills: int = 0
 
     @property
     def lag_records(self) -> int:
@@ -53,7 +62,9 @@ class Replicator:
         mode: str,
         connect_wait_s: float = 10.0,
         replicas: int = 1,
+        max_held_rows: int = 4096,
     ) -> None:
+        self.max_held_rows = max_held_rows
         self.bridge = AsyncioThread()
         self.stream = JournalStream(urls, venue, replicas=replicas)
         self.mode = mode
@@ -62,6 +73,11 @@ class Replicator:
         self.stats = ReplicationStats()
         self.connected = False
         self._pending: deque[Row] = deque()
+        # True while the rows after ``published_seq`` are read from the journal, not
+        # ``_pending`` (which then stays empty).
+        self._spilled = False
+        self._inflight = 0
+        self._reader: Journal | None = None
         self._wake = trio.Event()
         self._closed = False
         self._db = ""
@@ -117,15 +133,18 @@ class Replicator:
                     raise StreamDisagrees(stream_last, "another chain (another primary's history)")
             self.stats.published_seq = stream_last
             self._last_row = tail[-1] if tail else None
-            self.stats.committed_seq = local_last
-            missing = [Row(*raw) for raw in journal.scan(stream_last)]
+            self.stats.committed_seq = max(self.stats.committed_seq, local_last)
         finally:
             journal.close()
-        if missing:
+        if local_last > stream_last:
             log.info(
-                "replication: republishing %d records from seq %d", len(missing), missing[0].seq
+                "replication: republishing %d records from seq %d",
+                local_last - stream_last,
+                stream_last + 1,
             )
-            await self._publish_now(missing)
+        # In pieces read from the journal: after a long outage the gap can be large.
+        while self.stats.published_seq < local_last:
+            await self._publish_now(await self._read_committed(local_last))
         self.connected = True
         self._note_reachable()
         log.info(
@@ -230,23 +249,80 @@ class Replicator:
     # --- async mode ----------------------------------------------------------------
 
     def on_released(self, entries: list[JournalEntry]) -> None:
-        """A release-stage publisher: hand rows to ``run_async`` (never waits)."""
-        self._pending.extend(entry.row for entry in entries)
+        """A release-stage publisher: hand rows to ``run_async`` (never waits). Past
+        ``max_held_rows`` it drops what it holds: ``run_async`` reads the journal."""
         self.stats.committed_seq = entries[-1].seq
+        if not self._spilled:
+            if len(self._pending) + self._inflight + len(entries) > self.max_held_rows:
+                self._pending.clear()
+                self._spilled = True
+                self.stats.spills += 1
+                log.info(
+                    "replication: over %d unpublished records; publishing from the journal",
+                    self.max_held_rows,
+                )
+            else:
+                self._pending.extend(entry.row for entry in entries)
+        self._note_held()
         self._wake.set()
 
     async def run_async(self) -> None:
         """Publish what was released, one message per accumulated batch, until closed."""
-        while True:
-            if not self._pending:
-                if self._closed:
-                    return
-                await self._wake.wait()
-                self._wake = trio.Event()
-                continue
-            rows = list(self._pending)
-            self._pending.clear()
+        try:
+            while True:
+                if self._spilled:
+                    await self._publish_spilled()
+                    continue
+                if not self._pending:
+                    if self._closed:
+                        return
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+                    continue
+                rows = list(self._pending)
+                self._pending.clear()
+                self._inflight = len(rows)
+                await self.publish(rows)
+                self._inflight = 0
+                self._note_held()
+        finally:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    async def _publish_spilled(self) -> None:
+        rows = await self._read_committed(self.stats.committed_seq)
+        if rows:
+            self._inflight = len(rows)
+            self._note_held()
             await self.publish(rows)
+            self._inflight = 0
+            self._note_held()
+        # No await between this test and the switch: a row released after it is
+        # contiguous with what was published, so memory can hold it again.
+        if self.stats.published_seq >= self.stats.committed_seq:
+            self._spilled = False
+            log.info("replication: caught up at seq %d", self.stats.published_seq)
+        elif not rows:
+            await trio.sleep(0.01)
+
+    async def _read_committed(self, upto: int) -> list[Row]:
+        """The next committed rows after ``published_seq`` (at most ``max_held_rows``,
+        none past ``upto``), from the journal."""
+        after, limit = self.stats.published_seq, self.max_held_rows
+
+        def read() -> list[Row]:
+            if self._reader is None:
+                self._reader = Journal(self._db, readonly=True)
+            raws = islice(self._reader.scan(after, batch=limit), limit)
+            return [Row(*raw) for raw in raws if raw[0] <= upto]
+
+        return await trio.to_thread.run_sync(read)
+
+    def _note_held(self) -> None:
+        held = len(self._pending) + self._inflight
+        self.stats.held_rows = held
+        self.stats.held_rows_max = max(self.stats.held_rows_max, held)
 
     async def flush(self, limit_s: float = 5.0) -> None:
         """Let ``run_async`` publish what is pending (at shutdown), for at most
@@ -254,10 +330,13 @@ class Replicator:
         self._closed = True
         self._wake.set()
         with trio.move_on_after(limit_s):
-            while self._pending or self.stats.lag_records:
+            while self._pending or self._spilled or self.stats.lag_records:
                 await trio.sleep(0.01)
 
     async def aclose(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         with trio.move_on_after(3):
             await self.bridge.call(self.stream.close)
         self.bridge.close()

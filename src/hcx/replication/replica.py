@@ -18,6 +18,7 @@ import trio
 
 from hcx.durability.journal import Row
 from hcx.engine import Engine, Output
+from hcx.engine.outputs import Result
 from hcx.replication.follower import Follower
 from hcx.sequencing import Refusal
 from hcx.service.clock import WallClock
@@ -84,8 +85,8 @@ class ReplicaExchange:
             else:
                 item.waiter.resolve(READ_ONLY)
 
-    def stored_result(self, wallet: str, request_id: str) -> None:
-        return None
+    def stored_result(self, wallet: str, request_id: str) -> Result | None:
+        return self.follower.stored_result(wallet, request_id)
 
     async def drain(self) -> None:
         return None

@@ -17,6 +17,7 @@ from typing import Any
 
 import trio
 
+from hcx import gc_policy
 from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import unwrap
 from hcx.replication.follower import Follower
@@ -83,7 +84,10 @@ async def follow(
 
         assert follower.snapshotter is not None
         try:
-            await _follow_then_catch_up(follower, run_helpers, helpers, lambda: promoted)
+            # As ``hcx serve``: the recovered state frozen out of the collector's walks
+            # (full collections over it stalled the standby for hundreds of ms).
+            with gc_policy.tuned():
+                await _follow_then_catch_up(follower, run_helpers, helpers, lambda: promoted)
         except BaseExceptionGroup as group:
             fault = unwrap(group)
             if fault is group:
