@@ -116,6 +116,25 @@ async def test_a_second_writer_fences_the_first_off(
     assert await trio.to_thread.run_sync(stream_rows, nats_server.url) == rows
 
 
+async def test_rows_published_already_are_never_published_again(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """A batch that straddles what the stream holds (released after a start's
+    republication already sent part of it) adds only its new rows."""
+    db = tmp_path / "a.db"
+    await run_requests(config(db, None), stream(8, 30))
+    rows = journal_rows(str(db))
+    replicator = Replicator([nats_server.url], "hcx", mode="sync")
+    try:
+        await replicator.start(str(tmp_path / "empty.db"))
+        await replicator.publish(rows[:10])
+        await replicator.publish(rows[5:20])
+        await replicator.publish(rows[:20])  # nothing new: nothing sent
+    finally:
+        await replicator.aclose()
+    assert await trio.to_thread.run_sync(stream_rows, nats_server.url) == rows[:20]
+
+
 async def test_sync_releases_nothing_while_nats_is_down_and_everything_after(
     tmp_path: Path, nats_server: NatsServer
 ) -> None:

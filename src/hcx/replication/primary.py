@@ -180,9 +180,12 @@ class Replicator:
                 attempt += 1
 
     async def _publish_now(self, rows: list[Row]) -> None:
+        # A batch released after a start's republication can straddle what the stream
+        # holds already: only the rows past it go, or the stream would hold some twice.
+        published = self.stats.published_seq
+        if rows and rows[0].seq <= published:
+            rows = [row for row in rows if row.seq > published]
         for piece in wire.split(rows):
-            if piece[-1].seq <= self.stats.published_seq:
-                continue
             send = partial(self.stream.publish, piece, self.expected_last)
             try:
                 self.expected_last = await self.bridge.call(send)
@@ -251,7 +254,8 @@ class Replicator:
     def on_released(self, entries: list[JournalEntry]) -> None:
         """A release-stage publisher: hand rows to ``run_async`` (never waits). Past
         ``max_held_rows`` it drops what it holds: ``run_async`` reads the journal."""
-        self.stats.committed_seq = entries[-1].seq
+        # Never below what a start's reconciliation found committed in the journal.
+        self.stats.committed_seq = max(self.stats.committed_seq, entries[-1].seq)
         if not self._spilled:
             if len(self._pending) + self._inflight + len(entries) > self.max_held_rows:
                 self._pending.clear()
