@@ -45,6 +45,13 @@ class TradeHistory:
         self.by_symbol: dict[str, list[TradeRow]] = {}
         self.upto = 0  # the last journal seq whose trades are in
 
+    def copy(self) -> TradeHistory:
+        """An independent history with the same trades (rows are immutable tuples)."""
+        twin = TradeHistory()
+        twin.by_symbol = {symbol: list(rows) for symbol, rows in self.by_symbol.items()}
+        twin.upto = self.upto
+        return twin
+
     @classmethod
     def load(cls, journal: Journal, upto: int | None = None) -> TradeHistory:
         """Every trade in the journal (records ``seq <= upto``, all when ``None``)."""

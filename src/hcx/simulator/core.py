@@ -30,6 +30,7 @@ from hcx.durability.idempotency import IdempotencyWindow
 from hcx.durability.journal import Journal
 from hcx.durability.poison import poisoned_requests, record_poison
 from hcx.durability.records import GENESIS_CHAIN
+from hcx.durability.trade_history import TradeHistory, TradeRow
 from hcx.engine import Engine, EngineConfig
 from hcx.engine.commands import Command, Tick
 from hcx.engine.outputs import Fill, OrderUpdate, RfqResult, Trade
@@ -95,6 +96,7 @@ class Simulator:
         keep_ms = recv_window_ms + future_ms
         file: Journal | None = None
         poisoned: frozenset[tuple[str, str]] = frozenset()
+        trade_history = TradeHistory()
         if self.path is None:
             engine_ = Engine(config)
             window = IdempotencyWindow(recv_window_ms, future_ms)
@@ -114,6 +116,7 @@ class Simulator:
                 file.close()
                 raise
             engine_, chain = recovered.engine, recovered.chain
+            trade_history = TradeHistory.load(file)
         self.store = RowStore(
             file, engine_.last_seq + 1, commit_every=commit_every, keep_ms=keep_ms
         )
@@ -131,6 +134,8 @@ class Simulator:
         self.ids: dict[str, SeededIds] = {}
         self.recent_orders: OrderedDict[int, Any] = OrderedDict()
         self.history: dict[str, list[Any]] = {kind: [] for kind in KINDS}
+        # Every trade of the journal, numbered per symbol (the protocol's ``Trade.seq``).
+        self.trade_history = trade_history
         self.closed = False
         self._fault: BaseException | None = None
         # The recovered state is long-lived: the collector's settings of ``hcx serve``.
@@ -231,12 +236,24 @@ class Simulator:
     def _record(self, events: list[Any]) -> None:
         history = self.history
         recent = self.recent_orders
+        numbered: list[TradeRow] = []
         for event in events:
             kind = type(event)
             if kind is Fill:
                 history["fills"].append(event)
             elif kind is Trade:
                 history["trades"].append(event)
+                row = self.trade_history.add(
+                    event.symbol,
+                    event.trade_id,
+                    event.price,
+                    event.size,
+                    event.taker_side,
+                    event.ts,
+                    event.seq,
+                )
+                assert row is not None  # a live trade is past what the history loaded
+                numbered.append(row)
             elif kind is OrderUpdate:
                 history["orders"].append(event)
                 recent[event.order_id] = event
@@ -244,7 +261,7 @@ class Simulator:
                 if len(recent) > RECENT_ORDERS_KEPT:
                     recent.popitem(last=False)
         if self.hub.wants_events:
-            self.hub.publish(events)
+            self.hub.publish(events, numbered)
 
     # --- time --------------------------------------------------------------------------
 
@@ -396,6 +413,7 @@ class Simulator:
         twin.ids = {wallet: ids.copy() for wallet, ids in self.ids.items()}
         twin.recent_orders = OrderedDict(self.recent_orders)
         twin.history = {kind: list(events) for kind, events in self.history.items()}
+        twin.trade_history = self.trade_history.copy()
         twin.closed = False
         twin._fault = None
         return twin

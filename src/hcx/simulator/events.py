@@ -25,6 +25,7 @@ from hcx.engine.outputs import (
     PositionExpired,
     Trade,
 )
+from hcx.protocol.trades import NumberedTrade, trade_message
 from hcx.simulator.typed import message_of
 
 PRIVATE_CHANNELS = ("orders", "fills", "portfolio")
@@ -98,9 +99,12 @@ class EventHub:
     def _listening(self) -> None:
         self.wants_events = any(channel != "rfq" for channel, _ in self.routes)
 
-    def publish(self, events: Iterable[Any]) -> None:
-        """Deliver one command's events, in order, to whoever listens."""
+    def publish(self, events: Iterable[Any], trades: Iterable[NumberedTrade]) -> None:
+        """Deliver one command's events, in order, to whoever listens; ``trades`` are its
+        ``Trade`` events as numbered by the trade history, in the same order (a trade
+        goes out as the server sends it: ``seq`` its number within its symbol)."""
         routes = self.routes
+        numbered = iter(trades)
         for event in events:
             kind = type(event)
             channel = _CHANNEL_OF_EVENT.get(kind)
@@ -109,8 +113,14 @@ class EventHub:
             elif kind is BookUpdate:
                 self._send(routes.get(("book", event.symbol)), event)
             elif kind is Trade:
-                self._send(routes.get(("trades", event.symbol)), event)
-                self._send(routes.get(("trades", None)), event)
+                row = next(numbered)
+                by_symbol = routes.get(("trades", event.symbol))
+                everyone = routes.get(("trades", None))
+                if by_symbol or everyone:
+                    parsed = parse_message(trade_message(event.symbol, row))
+                    for handlers in (by_symbol, everyone):
+                        for handler in list(handlers or ()):
+                            handler(parsed)
             elif kind is InstrumentUpdate or kind is IndexPrice:
                 self._send(routes.get(("instruments", None)), event)
 

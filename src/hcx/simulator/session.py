@@ -29,9 +29,12 @@ from hcx.client.messages import (
     QuoteLeg,
     RfqLeg,
     RfqResult,
+    Trade,
+    Trades,
     parse_message,
 )
 from hcx.client.requests import AcceptQuoteRequest, OrderRequest, Request
+from hcx.durability.trade_history import TradeHistory
 from hcx.engine import Engine
 from hcx.engine.commands import Command
 from hcx.protocol import fields as f
@@ -44,6 +47,7 @@ from hcx.protocol.messages import (
     to_wire,
 )
 from hcx.protocol.rfq import RfqDesk, quote_message, request_message
+from hcx.protocol.trades import read_get_trades, trades_message
 from hcx.simulator.typed import as_hcx_error, command_of, request_id_of, typed
 
 R = TypeVar("R")
@@ -54,6 +58,7 @@ class Exchange(Protocol):
 
     rfq: RfqDesk
     recent_orders: Any
+    trade_history: TradeHistory
     closed: bool
 
     @property
@@ -260,6 +265,21 @@ class SimSession:
             parse_message(instruments_message(self._sim.engine.instruments())), Instruments
         )
         return answer.instruments
+
+    def get_trades(
+        self, symbol: str, *, from_seq: int | None = None, limit: int | None = None
+    ) -> tuple[Trade, ...]:
+        """``symbol``'s trades with ``seq >= from_seq`` (else the latest), oldest first,
+        at most ``limit`` (1 to 1000, default 100): the journal's whole history, as
+        ``hcx serve`` answers it."""
+        sim = self._sim
+        sim._check_open()
+        try:
+            symbol, from_seq, limit = read_get_trades(build.trades_message(symbol, from_seq, limit))
+        except ProtocolError as exc:
+            raise as_hcx_error(exc) from None
+        rows = sim.trade_history.page(symbol, from_seq, limit)
+        return expect(parse_message(trades_message(symbol, rows, None)), Trades).trades
 
     # --- channels (queues filled as commands apply) ------------------------------------
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from hcx.durability.trade_history import TradeHistory, TradeRow
-from hcx.engine.numbers import format_decimal
+from hcx.durability.trade_history import TradeHistory
 from hcx.engine.outputs import (
     Balance,
     BookUpdate,
@@ -30,6 +29,7 @@ from hcx.engine.outputs import (
 )
 from hcx.protocol.channels import BOOK, FILLS, INSTRUMENTS, ORDERS, PORTFOLIO, TRADES
 from hcx.protocol.messages import to_wire
+from hcx.protocol.trades import trade_message
 from hcx.sequencing import JournalEntry
 from hcx.service.gateway.outbound import Frames, Outbound
 
@@ -179,19 +179,3 @@ class Fanout:
         recent.move_to_end(update.order_id)  # type: ignore[arg-type]
         if len(recent) > self.recent_orders_kept:
             recent.popitem(last=False)
-
-
-def trade_message(symbol: str, row: TradeRow) -> dict[str, Any]:
-    """A ``Trade`` on the wire: ``seq`` the per-symbol trade number, ``journal_seq`` the
-    journal sequence of the command that traded."""
-    return {
-        "type": "Trade",
-        "symbol": symbol,
-        "trade_id": row.trade_id,
-        "price": format_decimal(row.price),
-        "size": format_decimal(row.size),
-        "taker_side": row.taker_side,
-        "ts": row.ts,
-        "seq": row.seq,
-        "journal_seq": row.journal_seq,
-    }

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from hcx.protocol import fields as f
 from hcx.protocol.errors import invalid_field
-from hcx.service.gateway.fanout import Fanout, Subscription, trade_message
+from hcx.protocol.trades import read_get_trades, trade_message, trades_message
+from hcx.service.gateway.fanout import Fanout, Subscription
 from hcx.service.gateway.outbound import Outbound
 
 
@@ -31,28 +31,11 @@ class Session(Protocol):
     def send(self, message: dict[str, Any]) -> None: ...
 
 
-MAX_TRADES = 1000
-DEFAULT_TRADES = 100
-
-
 def get_trades(session: Session, message: dict[str, Any], msg_id: Any) -> None:
     """``GetTrades {id?, symbol, from_seq?, limit?}`` -> ``Trades {id?, symbol, trades}``."""
-    symbol = f.req_string(message, "symbol")
-    from_seq = f.integer(message, "from_seq", optional=True, minimum=1)
-    limit = f.integer(message, "limit", optional=True, minimum=1)
-    if limit is None:
-        limit = DEFAULT_TRADES
-    elif limit > MAX_TRADES:
-        raise invalid_field("limit", f"must be 1 to {MAX_TRADES}")
+    symbol, from_seq, limit = read_get_trades(message)
     rows = session.fanout.trade_history.page(symbol, from_seq, limit)
-    answer: dict[str, Any] = {
-        "type": "Trades",
-        "symbol": symbol,
-        "trades": [trade_message(symbol, row) for row in rows],
-    }
-    if msg_id is not None:
-        answer["id"] = msg_id
-    session.send(answer)
+    session.send(trades_message(symbol, rows, msg_id))
 
 
 def resume_trades(
