@@ -23,6 +23,7 @@ import cbor2
 
 from hcx.durability.journal import Journal
 from hcx.durability.records import decode_record
+from hcx.engine.outputs import Trade
 
 _TRADE_TAG = b"eTrade"  # the CBOR text string "Trade" (major type 3, length 5)
 INDEX_KEY = "trade_index_upto"  # meta: CBOR [last journal seq indexed, its chain value]
@@ -100,20 +101,19 @@ class TradeHistory:
         rows.append(row)
         return row
 
-    def add(
-        self,
-        symbol: str,
-        trade_id: int,
-        price: int,
-        size: int,
-        taker_side: str,
-        ts: int,
-        journal_seq: int,
-    ) -> TradeRow | None:
-        """A released trade, numbered; ``None`` for one of a record already loaded."""
-        if journal_seq <= self.upto:
+    def add(self, trade: Trade) -> TradeRow | None:
+        """A released trade event, numbered; ``None`` for one of a record already loaded."""
+        if trade.seq <= self.upto:
             return None
-        return self._append(symbol, trade_id, price, size, taker_side, ts, journal_seq)
+        return self._append(
+            trade.symbol,
+            trade.trade_id,
+            trade.price,
+            trade.size,
+            trade.taker_side,
+            trade.ts,
+            trade.seq,
+        )
 
     def last_seq(self, symbol: str) -> int:
         return len(self.by_symbol.get(symbol, ()))

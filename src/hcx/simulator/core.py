@@ -243,15 +243,7 @@ class Simulator:
                 history["fills"].append(event)
             elif kind is Trade:
                 history["trades"].append(event)
-                row = self.trade_history.add(
-                    event.symbol,
-                    event.trade_id,
-                    event.price,
-                    event.size,
-                    event.taker_side,
-                    event.ts,
-                    event.seq,
-                )
+                row = self.trade_history.add(event)
                 assert row is not None  # a live trade is past what the history loaded
                 numbered.append(row)
             elif kind is OrderUpdate:

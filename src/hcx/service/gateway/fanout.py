@@ -153,15 +153,7 @@ class Fanout:
                 subscription.deliver(frames)
 
     def _trade(self, event: Trade) -> None:
-        row = self.trade_history.add(
-            event.symbol,
-            event.trade_id,
-            event.price,
-            event.size,
-            event.taker_side,
-            event.ts,
-            event.seq,
-        )
+        row = self.trade_history.add(event)
         if row is None:
             return
         by_symbol = self.routes.get((TRADES, event.symbol))
