@@ -11,12 +11,18 @@ The trio service's sequencer, the in-process ``Simulator`` and the standby's pro
 run their commands through this one class. It never waits, reads a clock, or does I/O of
 its own: time comes in as ``now_ms``, stored records through ``read_record``, and the
 caller decides when a sequenced command is durable (``settle``).
+
+A step made with ``records=False`` (the Simulator without a journal file: nobody reads a
+record or the chain) makes neither: it decides exactly as above and hands back the
+engine's ``Output``; the caller keeps each command's ``Answer`` for as long as a repeat
+can reach it, and ``read_record`` gives those back, so a repeat is still answered with
+the stored result after the same collision check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import attrs
 
@@ -32,6 +38,17 @@ from hcx.durability.records import (
 from hcx.engine import Engine, Envelope, Output
 from hcx.engine.commands import Command
 from hcx.engine.outputs import Result
+
+
+class Answer(NamedTuple):
+    """What a step without records keeps of a sequenced command to answer its repeats:
+    who sent it, when, and its result (a ``Row`` holds the same inside its record)."""
+
+    seq: int
+    ts: int
+    wallet: str
+    request_id: str
+    result: Result
 
 
 @attrs.frozen
@@ -90,7 +107,8 @@ class Joined:
     entry: JournalEntry
 
 
-Decision = JournalEntry | Reply | Refusal | RefusedEarly | Joined
+# ``Output``: a command applied by a step without records (nothing to journal).
+Decision = JournalEntry | Output | Reply | Refusal | RefusedEarly | Joined
 
 
 class EngineFault(RuntimeError):
@@ -109,11 +127,12 @@ class SequencingStep:
         engine: Engine,
         window: IdempotencyWindow,
         chain: bytes,
-        read_record: Callable[[int], Row | None],
+        read_record: Callable[[int], Row | Answer | None],
         *,
         recv_window_ms: int,
         future_ms: int,
         poisoned: Collection[tuple[str, str]] = (),
+        records: bool = True,
     ) -> None:
         self.engine = engine
         self.window = window
@@ -122,6 +141,7 @@ class SequencingStep:
         self.recv_window_ms = recv_window_ms
         self.future_ms = future_ms
         self.poisoned = poisoned
+        self.records = records
         # Sequenced commands not yet durable, by seq: repeats join them here.
         self.in_flight: dict[int, JournalEntry] = {}
         self.next_seq = engine.last_seq + 1
@@ -141,7 +161,8 @@ class SequencingStep:
         waiter: Waiter | None = None,
     ) -> Decision:
         """Decide one request at ``now_ms``; a new ``JournalEntry`` (with ``waiter`` as its
-        first waiter) is the only decision that changed the state."""
+        first waiter), or without records an ``Output``, is the only decision that
+        changed the state."""
         if now_ms < self.last_ts:
             # The journal's timestamps must never go backwards, even across a restart
             # onto a clock that has been set back: hold time still instead.
@@ -174,6 +195,9 @@ class SequencingStep:
         except Exception as exc:
             raise EngineFault(wallet, request_id, exc) from exc
         self.next_seq = seq + 1
+        if not self.records:
+            self.window.add(key, seq, now_ms)
+            return output
         record = encode_record(envelope, client_ts, output)
         self.chain = chain = chain_next(self.chain, record)
         row = Row(seq, now_ms, key, record, crc_of(record), chain)
@@ -208,6 +232,10 @@ class SequencingStep:
         row = self.read_record(seq)
         if row is None:
             return None
+        if isinstance(row, Answer):
+            if row.wallet != wallet or row.request_id != request_id:
+                return None
+            return Reply(seq, row.result)
         record = decode_record(row.record)
         if record.wallet != wallet or record.request_id != request_id:
             return None

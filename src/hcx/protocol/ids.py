@@ -2,6 +2,9 @@
 
 ``open_exchange`` and ``Simulator`` both stamp a session's requests with these, which is
 what lets the same calls give the same journal on either. Never random, never clocked.
+A shell that continues a journal names where it took over (``after``, the journal's last
+seq): its ids are then a sequence of their own, so none of them is one the journal
+already holds (a reused id would be answered as a repeat of the old request).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ class SeededIds:
 
     __slots__ = ("count", "prefix")
 
-    def __init__(self, seed: int, wallet: str, count: int = 0) -> None:
-        self.prefix = f"{seed}:{wallet}:"
+    def __init__(self, seed: int, wallet: str, count: int = 0, *, after: int = 0) -> None:
+        # ``after`` 0 (a new journal) keeps the ids every shell gave before; otherwise the
+        # seq joins the prefix (no wallet's fresh prefix is followed by digits and ":").
+        self.prefix = f"{seed}:{wallet}:" if after == 0 else f"{seed}:{wallet}:{after}:"
         self.count = count
 
     def __call__(self) -> str:

@@ -31,7 +31,7 @@ from hcx.durability.journal import Journal
 from hcx.durability.poison import poisoned_requests, record_poison
 from hcx.durability.records import GENESIS_CHAIN
 from hcx.durability.trade_history import TradeHistory, TradeRow
-from hcx.engine import Engine, EngineConfig
+from hcx.engine import Engine, EngineConfig, Output
 from hcx.engine.commands import Command, Tick
 from hcx.engine.outputs import Fill, OrderUpdate, RfqResult, Trade
 from hcx.protocol import fields as f
@@ -41,6 +41,7 @@ from hcx.protocol.ids import SeededIds
 from hcx.protocol.messages import levels
 from hcx.protocol.rfq import RfqDesk
 from hcx.sequencing import (
+    Answer,
     EngineFault,
     Joined,
     JournalEntry,
@@ -128,10 +129,14 @@ class Simulator:
             recv_window_ms=recv_window_ms,
             future_ms=future_ms,
             poisoned=poisoned,
+            # Without a file nobody reads a record or the chain: the store keeps answers.
+            records=file is not None,
         )
         self.hub = EventHub()
         self.rfq = RfqDesk(rfq_ttl_ms)
         self.ids: dict[str, SeededIds] = {}
+        # Ids continue past what a continued journal holds (0 for a new one).
+        self.ids_after = engine_.last_seq
         self.recent_orders: OrderedDict[int, Any] = OrderedDict()
         self.history: dict[str, list[Any]] = {kind: [] for kind in KINDS}
         # Every trade of the journal, numbered per symbol (the protocol's ``Trade.seq``).
@@ -170,7 +175,7 @@ class Simulator:
     def _ids_of(self, wallet: str) -> SeededIds:
         ids = self.ids.get(wallet)
         if ids is None:
-            ids = self.ids[wallet] = SeededIds(self.seed, wallet)
+            ids = self.ids[wallet] = SeededIds(self.seed, wallet, after=self.ids_after)
         return ids
 
     # --- sequencing --------------------------------------------------------------------
@@ -199,16 +204,21 @@ class Simulator:
             self._stop(fault)
             raise
         kind = type(decision)
-        if kind is JournalEntry:
-            entry: JournalEntry = decision  # type: ignore[assignment]
-            # Nothing waits for a commit here: repeats read the row from the store.
-            step.settle(entry.seq)
-            try:
-                self.store.add(entry.row)
-            except DurabilityError as fault:
-                self._halt(fault)
-                raise
-            output = entry.output
+        if kind is Output or kind is JournalEntry:
+            if kind is Output:
+                output: Output = decision  # type: ignore[assignment]
+                answer = Answer(step.next_seq - 1, step.last_ts, wallet, request_id, output.result)
+                self.store.add(answer)
+            else:
+                entry: JournalEntry = decision  # type: ignore[assignment]
+                # Nothing waits for a commit here: repeats read the row from the store.
+                step.settle(entry.seq)
+                try:
+                    self.store.add(entry.row)
+                except DurabilityError as fault:
+                    self._halt(fault)
+                    raise
+                output = entry.output
             if output.events:
                 self._record(output.events)
             result = output.result
@@ -398,11 +408,13 @@ class Simulator:
             recv_window_ms=recv_window_ms,
             future_ms=future_ms,
             poisoned=self.step.poisoned,
+            records=False,
         )
         twin.step.last_ts = self.step.last_ts
         twin.hub = EventHub()
         twin.rfq = copy.deepcopy(self.rfq)
         twin.ids = {wallet: ids.copy() for wallet, ids in self.ids.items()}
+        twin.ids_after = self.ids_after
         twin.recent_orders = OrderedDict(self.recent_orders)
         twin.history = {kind: list(events) for kind, events in self.history.items()}
         twin.trade_history = self.trade_history.copy()

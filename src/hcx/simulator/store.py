@@ -4,14 +4,20 @@ Sequenced rows wait here in order until ``commit_every`` of them are pending (or
 ``flush``), then go to the journal in one ``Journal.append``; results reached the
 caller before. ``read`` answers the sequencing step for any row a repeat may name:
 pending ones from memory, committed ones from the file, or, with no file, from memory
-for as long as a repeat can still reach them. It never sequences or decides anything.
+for as long as a repeat can still reach them. Without a file the step makes no records
+and the store keeps each command's ``Answer`` instead (a fork may start with rows of a
+journaled parent before them). It never sequences or decides anything.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from typing import cast
 
 from hcx.durability.journal import Journal, Row
+from hcx.sequencing import Answer
+
+Kept = Row | Answer
 
 # Without a file, rows older than the window are dropped this many additions at a time.
 _PRUNE_EVERY = 4096
@@ -22,7 +28,7 @@ class RowStore:
         self, journal: Journal | None, next_seq: int, *, commit_every: int, keep_ms: int
     ) -> None:
         self.journal = journal
-        self.rows: list[Row] = []
+        self.rows: list[Kept] = []
         self.first_seq = next_seq  # the seq of rows[0]
         self.commit_every = commit_every
         self.keep_ms = keep_ms
@@ -33,7 +39,7 @@ class RowStore:
         """Rows not yet committed (0 without a file: there is nothing to commit to)."""
         return len(self.rows) if self.journal is not None else 0
 
-    def add(self, row: Row) -> None:
+    def add(self, row: Kept) -> None:
         rows = self.rows
         rows.append(row)
         if self.journal is not None:
@@ -45,7 +51,7 @@ class RowStore:
             self._since_prune = 0
             self._prune(row.ts - self.keep_ms)
 
-    def read(self, seq: int) -> Row | None:
+    def read(self, seq: int) -> Kept | None:
         index = seq - self.first_seq
         if index >= 0:
             return self.rows[index] if index < len(self.rows) else None
@@ -55,14 +61,15 @@ class RowStore:
         """Commit every pending row in one transaction (raises ``DurabilityError``)."""
         if self.journal is None or not self.rows:
             return
-        self.journal.append(self.rows)
+        # With a file, the step makes a row of every command.
+        self.journal.append(cast(list[Row], self.rows))
         self.first_seq += len(self.rows)
         self.rows = []
 
-    def recent(self, since_ts: int) -> list[Row]:
+    def recent(self, since_ts: int) -> list[Kept]:
         """Every row sequenced at or after ``since_ts`` that is still kept, in order: what
         a fork needs to answer repeats of requests made before it."""
-        older: list[Row] = []
+        older: list[Kept] = []
         if self.journal is not None:
             first = self.journal.first_seq_from(since_ts)
             if first is not None:
@@ -80,7 +87,7 @@ class RowStore:
             self.first_seq += cut
 
     @classmethod
-    def holding(cls, rows: list[Row], next_seq: int, keep_ms: int) -> RowStore:
+    def holding(cls, rows: list[Kept], next_seq: int, keep_ms: int) -> RowStore:
         """A store without a file that starts with ``rows`` (contiguous, ending just
         before ``next_seq``)."""
         store = cls(None, next_seq, commit_every=1, keep_ms=keep_ms)
