@@ -16,7 +16,8 @@ A step made with ``records=False`` (the Simulator without a journal file: nobody
 record or the chain) makes neither: it decides exactly as above and hands back the
 engine's ``Output``; the caller keeps each command's ``Answer`` for as long as a repeat
 can reach it, and ``read_record`` gives those back, so a repeat is still answered with
-the stored result after the same collision check.
+the stored result after the same collision check. Its window of keys never leaves the
+process, so it may hash them with ``memory_key`` instead of the journal's ``request_key``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ from hcx.durability.records import (
 from hcx.engine import Engine, Envelope, Output
 from hcx.engine.commands import Command
 from hcx.engine.outputs import Result
+
+
+def memory_key(wallet: str, request_id: str) -> int:
+    """A request key for a window that is never written out nor read by another process:
+    Python's own hash (a tenth of ``request_key``'s cost), never 0 (0 marks empty). A hit
+    is confirmed against the stored answer like any other."""
+    return hash((wallet, request_id)) or 1
 
 
 class Answer(NamedTuple):
@@ -133,6 +141,7 @@ class SequencingStep:
         future_ms: int,
         poisoned: Collection[tuple[str, str]] = (),
         records: bool = True,
+        key_of: Callable[[str, str], int] = request_key,
     ) -> None:
         self.engine = engine
         self.window = window
@@ -142,6 +151,7 @@ class SequencingStep:
         self.future_ms = future_ms
         self.poisoned = poisoned
         self.records = records
+        self.key_of = key_of
         # Sequenced commands not yet durable, by seq: repeats join them here.
         self.in_flight: dict[int, JournalEntry] = {}
         self.next_seq = engine.last_seq + 1
@@ -174,7 +184,7 @@ class SequencingStep:
                 f"ts {client_ts} is outside the receive window "
                 f"[{now_ms - self.recv_window_ms}, {now_ms + self.future_ms}]",
             )
-        key = request_key(wallet, request_id)
+        key = self.key_of(wallet, request_id)
         for seq in self.window.candidates(key):
             entry = self.in_flight.get(seq)
             if entry is None:
@@ -215,7 +225,7 @@ class SequencingStep:
     def stored_result(self, wallet: str, request_id: str) -> Result | None:
         """The result of an earlier request of ``wallet`` (in flight or durable), if it is
         still in the window; for ``GetOrder`` by request id."""
-        for seq in self.window.candidates(request_key(wallet, request_id)):
+        for seq in self.window.candidates(self.key_of(wallet, request_id)):
             entry = self.in_flight.get(seq)
             if entry is not None:
                 if entry.wallet == wallet and entry.request_id == request_id:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 import hcx
-import hcx.sequencing
 from hcx.client import HcxError
 from hcx.simulator.store import _PRUNE_EVERY
 from tests.simulator.market import SOON, START_MS, SimDriver
@@ -35,7 +34,7 @@ def test_colliding_key_hashes_never_answer_with_another_requests_result(
 ) -> None:
     sim, d = _market(tmp_path, journal, commit_every=1)  # repeats read the file
     # Every request key the same hash: each new request is a candidate for the others.
-    monkeypatch.setattr(hcx.sequencing, "request_key", lambda wallet, request_id: 42)
+    monkeypatch.setattr(sim.step, "key_of", lambda wallet, request_id: 42)
     alice = d.s["alice"]
     first = alice.place_order(SOON, "buy", "90", "1", request_id=_uuid(1))
     second = alice.place_order(SOON, "buy", "91", "2", request_id=_uuid(2))

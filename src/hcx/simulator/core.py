@@ -26,7 +26,7 @@ from hcx.client.errors import HcxError
 from hcx.client.messages import AdminResult, parse_message
 from hcx.durability.errors import DurabilityError
 from hcx.durability.exports import KINDS, rows_of
-from hcx.durability.idempotency import IdempotencyWindow
+from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal
 from hcx.durability.poison import poisoned_requests, record_poison
 from hcx.durability.records import GENESIS_CHAIN
@@ -49,6 +49,7 @@ from hcx.sequencing import (
     RefusedEarly,
     Reply,
     SequencingStep,
+    memory_key,
 )
 from hcx.service.clock import Clock, SimClock
 from hcx.service.config import ServiceConfig
@@ -129,8 +130,10 @@ class Simulator:
             recv_window_ms=recv_window_ms,
             future_ms=future_ms,
             poisoned=poisoned,
-            # Without a file nobody reads a record or the chain: the store keeps answers.
+            # Without a file nobody reads a record or the chain: the store keeps answers,
+            # and the window of keys stays in this process.
             records=file is not None,
+            key_of=request_key if file is not None else memory_key,
         )
         self.hub = EventHub()
         self.rfq = RfqDesk(rfq_ttl_ms)
@@ -409,6 +412,7 @@ class Simulator:
             future_ms=future_ms,
             poisoned=self.step.poisoned,
             records=False,
+            key_of=self.step.key_of,  # the keys of the window it copies
         )
         twin.step.last_ts = self.step.last_ts
         twin.hub = EventHub()
