@@ -5,7 +5,8 @@ reference, and these properties hold them equal on generated input, valid and no
 
 * ``_plain_place`` (one pass over a common ``PlaceOrder``) either declines (``None``) or
   builds the very command ``_checked_place`` builds; ``_place`` answers like
-  ``_checked_place``, errors included (same field, same message);
+  ``_checked_place``, errors included (same field, same message); and the same of
+  ``_plain_replace``, ``_replace`` and ``_checked_replace`` for ``ReplaceOrder``;
 * ``request_id`` accepts exactly the strings ``str(uuid.UUID(s)) == s`` accepts;
 * the compiled ``to_wire`` gives the same dict, key order included, as ``plain_to_wire``
   for every engine output class;
@@ -30,7 +31,14 @@ from hcx.engine.plain import field_names, has_fields
 from hcx.protocol import SUBPROTOCOL_JSON
 from hcx.protocol import fields as f
 from hcx.protocol.codec import MAX_DEPTH, _depth_ok, decode
-from hcx.protocol.commands import _checked_place, _place, _plain_place
+from hcx.protocol.commands import (
+    _checked_place,
+    _checked_replace,
+    _place,
+    _plain_place,
+    _plain_replace,
+    _replace,
+)
 from hcx.protocol.errors import ProtocolError
 from hcx.protocol.messages import DECIMAL_FIELDS, plain_to_wire, to_wire
 
@@ -117,6 +125,50 @@ def test_plain_place_takes_the_common_order() -> None:
     assert _plain_place({**message, "post_only": False, "mmp": None}) is not None
     assert _plain_place({**message, "post_only": 0}) is None
     assert _plain_place({**message, "client_id": "c1"}) is None
+
+
+COMMON_REPLACE: dict[str, st.SearchStrategy[Any]] = {
+    "order_id": st.sampled_from([1, 7, f.MAX_INT]),
+    "price": COMMON_ORDER["price"],
+    "size": COMMON_ORDER["size"],
+}
+ODD_REPLACE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    **{name: ODD_FIELDS[name] for name in ODD_FIELDS if name not in ("symbol", "side")},
+    "order_id": st.sampled_from([0, -1, f.MAX_INT + 1, True, False, 1.0, "1", None]),
+}
+
+
+@st.composite
+def replace_messages(draw: st.DrawFn) -> dict[str, Any]:
+    """A common replace with up to three fields changed or removed (as ``order_messages``)."""
+    message = {name: draw(value, name) for name, value in COMMON_REPLACE.items()}
+    for name in draw(st.lists(st.sampled_from(sorted(ODD_REPLACE_FIELDS)), max_size=3)):
+        value = draw(st.one_of(ODD_REPLACE_FIELDS[name], odd_values, st.just(_ABSENT)), name)
+        if value is _ABSENT:
+            message.pop(name, None)
+        else:
+            message[name] = value
+    return message
+
+
+@SETTINGS
+@given(replace_messages())
+def test_plain_replace_reads_what_the_checked_reading_reads(message: dict[str, Any]) -> None:
+    fast = _plain_replace(message)
+    reference = _outcome(_checked_replace, message)
+    if fast is not None:
+        assert reference == ("ok", fast)
+    assert _outcome(_replace, message) == reference
+
+
+def test_plain_replace_takes_the_common_replace() -> None:
+    """The property above would also hold for a fast path that always declines."""
+    message = {"order_id": 3, "price": "100.5", "size": "2"}
+    assert _plain_replace(message) == _checked_replace(message)
+    flagged = {**message, "tif": "ioc", "post_only": False, "client_id": "c1", "stp": None}
+    assert _plain_replace(flagged) == _checked_replace(flagged)
+    assert _plain_replace({**message, "mmp": 0}) is None
+    assert _plain_replace({**message, "order_id": True}) is None
 
 
 def _uuid_reference(value: Any) -> bool:

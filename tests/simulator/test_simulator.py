@@ -26,7 +26,7 @@ from hcx.client import (
     RfqRequest,
     Trade,
 )
-from hcx.client.requests import CancelOrderRequest, Request
+from hcx.client.requests import CancelOrderRequest, ReplaceOrderRequest, Request
 from hcx.simulator.typed import command_of
 from tests.engine.helpers import examples
 from tests.simulator.market import LATER, SOON, SOON_MS, START_MS, SimDriver
@@ -268,6 +268,7 @@ def test_the_fast_order_messages_are_the_clients_messages(
         alice.place_order(SOON, "buy", price, size, client_id=client_id, stp=stp, **kwargs, **stamp)
         alice.cancel_order(3, **stamp)
         alice.cancel_order(client_id="c-9", **stamp)
+        alice.replace_order(4, price, size, client_id=client_id, **kwargs, **stamp)
     expected = [
         PlaceOrderRequest(
             symbol=SOON,
@@ -281,6 +282,9 @@ def test_the_fast_order_messages_are_the_clients_messages(
         ).to_wire(),
         CancelOrderRequest(order_id=3, **stamp).to_wire(),
         CancelOrderRequest(client_id="c-9", **stamp).to_wire(),
+        ReplaceOrderRequest(
+            order_id=4, price=price, size=size, client_id=client_id, **kwargs, **stamp
+        ).to_wire(),
     ]
     assert sent == expected
 

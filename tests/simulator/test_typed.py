@@ -1,6 +1,6 @@
 """The simulator reads a typed request exactly as the gateway reads its wire message.
 
-``command_of(request)`` skips the wire message for common orders and cancels; on
+``command_of(request)`` skips the wire message for common orders, replaces and cancels; on
 generated requests, valid and not, it must give what ``parse_command(request.to_wire())``
 gives: the same command, or the same error naming the same field.
 """
@@ -143,7 +143,15 @@ def test_typed_cancels_and_replaces_read_as_their_wire_messages(
     _agree(CancelOrderRequest(**fields))
     price = data.draw(amounts, "price")
     stamp = {"request_id": fields["request_id"], "ts": fields["ts"]}
-    _agree(ReplaceOrderRequest(order_id=fields["order_id"], price=price, size="1", **stamp))
+    flags = {
+        "tif": data.draw(st.sampled_from([None, "gtc", "ioc", "fok", "day"]), "tif"),
+        "post_only": data.draw(st.sampled_from([None, True, False, 0, 1]), "post_only"),
+        "mmp": data.draw(st.sampled_from([None, True, False, ""]), "mmp"),
+        "client_id": data.draw(st.sampled_from([None, "c1", "x" * 37, ""]), "client_id"),
+    }
+    _agree(
+        ReplaceOrderRequest(order_id=fields["order_id"], price=price, size="1", **flags, **stamp)
+    )
 
 
 def test_the_common_requests_take_the_one_pass_reading() -> None:
@@ -168,6 +176,10 @@ def test_the_common_requests_take_the_one_pass_reading() -> None:
         ),
         CancelOrderRequest(order_id=7, **stamp),
         CancelOrderRequest(client_id="c-1", **stamp),
+        ReplaceOrderRequest(order_id=7, price="2.5", size=Decimal("3"), **stamp),
+        ReplaceOrderRequest(
+            order_id=7, price="2", size="1", tif="fok", post_only=False, client_id="c-2", **stamp
+        ),
     ]
     original = typed_module.parse_command
     typed_module.parse_command = None  # type: ignore[assignment]

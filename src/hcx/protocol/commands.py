@@ -4,9 +4,10 @@
 command) and returns its idempotency ``request_id``, its client ``ts`` and the engine
 command; any problem raises ``invalid_field`` naming the field. Engine rules (ticks,
 lots, balances, ownership) are not checked here: they are the engine's results.
-``plain_place``, ``plain_cancel`` and ``plain_stamp`` are its one-pass readings of the
-common commands, from field values rather than a message, so that the simulator can read
-a typed request without a wire message between; they decline anything in doubt.
+``plain_place``, ``plain_replace``, ``plain_cancel`` and ``plain_stamp`` are its one-pass
+readings of the common commands, from field values rather than a message, so that the
+simulator can read a typed request without a wire message between; they decline anything
+in doubt.
 """
 
 from __future__ import annotations
@@ -85,6 +86,28 @@ def _plain_place(message: dict[str, Any]) -> PlaceOrder | None:
     )
 
 
+def _doubtful_flags(
+    tif: Any, post_only: Any, reduce_only: Any, mmp: Any, client_id: Any, stp: Any
+) -> bool:
+    """Whether an order's optional fields might fail their checked reading."""
+    return (
+        (tif is not None and tif not in TIME_IN_FORCE)
+        # ``type``: 0 == False, and a 0 must be refused by the checked reading.
+        or (post_only is not None and type(post_only) is not bool)
+        or (reduce_only is not None and type(reduce_only) is not bool)
+        or (mmp is not None and type(mmp) is not bool)
+        or (
+            client_id is not None
+            and (
+                type(client_id) is not str
+                or not 0 < len(client_id) <= CLIENT_ID_MAX
+                or not client_id.isprintable()
+            )
+        )
+        or (stp is not None and stp not in STP_MODES)
+    )
+
+
 def plain_place(
     symbol: Any,
     side: Any,
@@ -109,26 +132,50 @@ def plain_place(
         or (side != "buy" and side != "sell")
         or type(price) is not str
         or type(size) is not str
-        or (tif is not None and tif not in TIME_IN_FORCE)
-        # ``type``: 0 == False, and a 0 must be refused by the checked reading.
-        or (post_only is not None and type(post_only) is not bool)
-        or (reduce_only is not None and type(reduce_only) is not bool)
-        or (mmp is not None and type(mmp) is not bool)
-        or (
-            client_id is not None
-            and (
-                type(client_id) is not str
-                or not 0 < len(client_id) <= CLIENT_ID_MAX
-                or not client_id.isprintable()
-            )
-        )
-        or (stp is not None and stp not in STP_MODES)
+        or _doubtful_flags(tif, post_only, reduce_only, mmp, client_id, stp)
     ):
         return None
     try:
         return PlaceOrder(
             symbol,
             side,
+            parse_decimal(price),
+            parse_decimal(size),
+            tif or "gtc",
+            post_only is True,
+            reduce_only is True,
+            mmp is True,
+            client_id,
+            stp or "cancel_maker",
+        )
+    except DecimalFormatError:
+        return None
+
+
+def plain_replace(
+    order_id: Any,
+    price: Any,
+    size: Any,
+    tif: Any = None,
+    post_only: Any = None,
+    reduce_only: Any = None,
+    mmp: Any = None,
+    client_id: Any = None,
+    stp: Any = None,
+) -> ReplaceOrder | None:
+    """``plain_place`` for ``ReplaceOrder``: the command in one pass, or ``None`` for
+    anything in doubt (the checked reading then names the bad field)."""
+    if (
+        type(order_id) is not int
+        or not 1 <= order_id <= f.MAX_INT
+        or type(price) is not str
+        or type(size) is not str
+        or _doubtful_flags(tif, post_only, reduce_only, mmp, client_id, stp)
+    ):
+        return None
+    try:
+        return ReplaceOrder(
+            order_id,
             parse_decimal(price),
             parse_decimal(size),
             tif or "gtc",
@@ -187,6 +234,25 @@ def _cancel(message: dict[str, Any]) -> Command:
 
 
 def _replace(message: dict[str, Any]) -> Command:
+    return _plain_replace(message) or _checked_replace(message)
+
+
+def _plain_replace(message: dict[str, Any]) -> ReplaceOrder | None:
+    get = message.get
+    return plain_replace(
+        get("order_id"),
+        get("price"),
+        get("size"),
+        get("tif"),
+        get("post_only"),
+        get("reduce_only"),
+        get("mmp"),
+        get("client_id"),
+        get("stp"),
+    )
+
+
+def _checked_replace(message: dict[str, Any]) -> Command:
     return ReplaceOrder(
         order_id=f.req_integer(message, "order_id", minimum=1),
         price=f.req_decimal(message, "price"),

@@ -2,9 +2,10 @@
 to the command the gateway reads from it, an engine answer to the client's result.
 
 ``command_of`` gives exactly what ``parse_command(request.to_wire())`` gives (the same
-command, or the same error naming the field): the common orders and cancels are read
-from the request's own fields by the gateway's one-pass readers (``plain_place``,
-``plain_cancel``), everything else through the wire message and ``parse_command`` itself.
+command, or the same error naming the field): the common orders, replaces and cancels
+are read from the request's own fields by the gateway's one-pass readers
+(``plain_place``, ``plain_replace``, ``plain_cancel``), everything else through the wire
+message and ``parse_command`` itself.
 ``typed`` gives what ``parse_message(to_wire(answer))`` gives. It never sequences,
 validates on its own account, or touches state.
 """
@@ -22,6 +23,7 @@ from hcx.client.messages import OrderResult, OrderUpdate, parse_message
 from hcx.client.requests import (
     CancelOrderRequest,
     PlaceOrderRequest,
+    ReplaceOrderRequest,
     Request,
     decimal_string,
 )
@@ -33,6 +35,7 @@ from hcx.protocol.commands import (
     parse_command,
     plain_cancel,
     plain_place,
+    plain_replace,
     plain_stamp,
 )
 from hcx.protocol.errors import ProtocolError
@@ -59,6 +62,20 @@ def command_of(request: Request[Any]) -> ParsedCommand:
         )
         if command is not None:
             return ParsedCommand(place.request_id, place.ts, command)
+    elif kind is ReplaceOrderRequest and plain_stamp(request.request_id, request.ts):
+        replace: ReplaceOrderRequest = request  # type: ignore[assignment]
+        command = plain_replace(
+            replace.order_id,
+            decimal_string(replace.price),
+            decimal_string(replace.size),
+            replace.tif,
+            replace.post_only,
+            replace.reduce_only,
+            replace.mmp,
+            replace.client_id,
+        )
+        if command is not None:
+            return ParsedCommand(replace.request_id, replace.ts, command)
     elif kind is CancelOrderRequest and plain_stamp(request.request_id, request.ts):
         cancel: CancelOrderRequest = request  # type: ignore[assignment]
         command = plain_cancel(cancel.order_id, cancel.client_id)
