@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Protocol
 
 import attrs
 
-from hcx.durability.idempotency import IdempotencyWindow, request_key
+from hcx.durability.idempotency import request_key
 from hcx.durability.journal import Row
 from hcx.durability.records import (
     chain_next,
@@ -73,6 +73,14 @@ class Refusal:
 
     code: str
     message: str
+
+
+class KeyWindow(Protocol):
+    """The window of request keys: ``IdempotencyWindow``, or a simulator's in memory."""
+
+    def add(self, key: int, seq: int, ts_ms: int) -> None: ...
+
+    def candidates(self, key: int) -> list[int]: ...
 
 
 class Waiter(Protocol):
@@ -133,7 +141,7 @@ class SequencingStep:
     def __init__(
         self,
         engine: Engine,
-        window: IdempotencyWindow,
+        window: KeyWindow,
         chain: bytes,
         read_record: Callable[[int], Row | Answer | None],
         *,

@@ -45,6 +45,7 @@ from hcx.sequencing import (
     EngineFault,
     Joined,
     JournalEntry,
+    KeyWindow,
     Refusal,
     RefusedEarly,
     Reply,
@@ -58,6 +59,7 @@ from hcx.simulator.events import CHANNELS, PRIVATE_CHANNELS, EventHub, EventQueu
 from hcx.simulator.session import SimSession
 from hcx.simulator.store import RowStore
 from hcx.simulator.typed import as_hcx_error, typed
+from hcx.simulator.window import MemoryWindow
 
 # The wallet that sends the simulator's own commands (``Tick``), with ids of its own.
 CLOCK_WALLET = "clock"
@@ -101,7 +103,7 @@ class Simulator:
         trade_history = TradeHistory()
         if self.path is None:
             engine_ = Engine(config)
-            window = IdempotencyWindow(recv_window_ms, future_ms)
+            window: KeyWindow = MemoryWindow(recv_window_ms, future_ms)
             chain = GENESIS_CHAIN
         else:
             file = Journal(self.path)
@@ -479,7 +481,10 @@ class Simulator:
             record_poison(self.path, fault.wallet, fault.request_id)
 
 
-def _copy_window(window: IdempotencyWindow) -> IdempotencyWindow:
+def _copy_window(window: KeyWindow) -> KeyWindow:
+    if isinstance(window, MemoryWindow):
+        return window.copy()
+    assert isinstance(window, IdempotencyWindow)
     chunks: list[bytes] = []
     window.write_to(lambda data: chunks.append(bytes(data)))
     blob = b"".join(chunks)
