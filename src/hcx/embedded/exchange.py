@@ -66,6 +66,11 @@ class EmbeddedExchange:
     clock: Clock
     seed: int
     _nursery: trio.Nursery
+    # The journal's last seq when the exchange opened: ids continue past what it holds.
+    _ids_after: int
+    # One sequence per wallet, shared by its sessions: a second session of a wallet must
+    # never draw the first's ids (its calls would be answered as repeats).
+    _ids: dict[str, SeededIds] = attrs.field(factory=dict)
 
     @asynccontextmanager
     async def session(self, wallet: str) -> AsyncIterator[Client]:
@@ -74,12 +79,18 @@ class EmbeddedExchange:
             "local://hcx",
             wallet=wallet,
             transport=local_transport(self.gateway, self._nursery, f"embedded:{wallet}"),
-            request_ids=SeededIds(self.seed, wallet),
+            request_ids=self._ids_of(wallet),
             clock_ms=self.clock.now_ms,
             heartbeat_interval=None,
             reconnect=False,
         ) as client:
             yield client
+
+    def _ids_of(self, wallet: str) -> SeededIds:
+        ids = self._ids.get(wallet)
+        if ids is None:
+            ids = self._ids[wallet] = SeededIds(self.seed, wallet, after=self._ids_after)
+        return ids
 
     async def digest(self) -> str:
         """The engine's full-state digest, once every command before this call is
@@ -121,7 +132,8 @@ async def open_exchange(
         gateway = Gateway(_EMBEDDED_GATEWAY, core, Metrics(), clock)
         try:
             async with trio.open_nursery() as nursery:
-                yield EmbeddedExchange(core, gateway, clock, seed, nursery)
+                opened_at = core.releaser.released_seq
+                yield EmbeddedExchange(core, gateway, clock, seed, nursery, opened_at)
                 nursery.cancel_scope.cancel()
         finally:
             gateway.close()
