@@ -15,12 +15,14 @@ wallets, 20 instruments), after the stream's setup commands (listings, deposits;
    sender or pipeline is charged to every command it delays (no coordinated omission);
 3. replay: records/s of ``recover()`` over the group journal just written, from seq 1 (no
    snapshot); and restart time, ``open_exchange`` called until its first read is answered
-   (snapshot load and digest check, tail replay, idempotency window rebuilt from the
-   journal, tasks started), on a journal of ``--restart-records`` records written through
-   group mode with a snapshot every ``--snapshot-every`` (built once, kept beside a marker
-   file and rebuilt when the seed, the sizes or the engine's source change): best case,
-   a snapshot at the last record; worst case, only the one ``--snapshot-every`` records
-   before it (a crash just before the next snapshot);
+   (snapshot load and digest check, tail replay, idempotency window read from the file
+   beside the snapshot and brought up to the journal's end, tasks started), on a journal
+   of ``--restart-records`` records written through group mode with a snapshot every
+   ``--snapshot-every`` (built once, kept beside a marker file and rebuilt when the seed,
+   the sizes or the engine's source change): best case, a snapshot at the last record;
+   worst case, only the one ``--snapshot-every`` records before it (a crash just before
+   the next snapshot); each once more without the window file (the window rebuilt from
+   the journal, as before window files or after losing one);
 4. the largest ``-wal`` file seen while each durable mode runs (sampled every 5 ms), and
    over the sustained run that builds the restart journal;
 5. bytes per remembered key of the idempotency window after 60 s of 50,000 commands/s.
@@ -164,6 +166,7 @@ class Figures:
     restart_best_replayed: int = 0
     restart_worst_s: float = 0.0
     restart_worst_replayed: int = 0
+    restart_best_rebuilt_s: float = 0.0
     restart_worst_rebuilt_s: float = 0.0
     restart_build_wal_max_bytes: int = 0
     window_keys: int = 0
@@ -486,6 +489,9 @@ async def measure_restart(args: argparse.Namespace, workdir: Path, figures: Figu
     best = await restart_from(newest, target, db, last_ts, window_file=True)
     figures.restart_best_s, figures.restart_best_replayed = best.seconds, best.replayed
     print(f"restart, best case:  {best.describe(last_seq)}", flush=True)
+    rebuilt = await restart_from(newest, target, db, last_ts, window_file=False)
+    figures.restart_best_rebuilt_s = rebuilt.seconds
+    print(f"restart, best case, window rebuilt: {rebuilt.describe(last_seq)}", flush=True)
     worst = await restart_from(older, target, db, last_ts, window_file=True)
     figures.restart_worst_s, figures.restart_worst_replayed = worst.seconds, worst.replayed
     print(f"restart, worst case: {worst.describe(last_seq)}", flush=True)
@@ -584,7 +590,9 @@ def goals(figures: Figures) -> list[tuple[str, bool, str]]:
                 label,
                 figures.restart_worst_s <= 1.5,
                 f"worst {figures.restart_worst_s:.2f} s, best {figures.restart_best_s:.2f} s"
-                f" (worst with the window rebuilt {figures.restart_worst_rebuilt_s:.2f} s)",
+                f" (with the window rebuilt from the journal: worst"
+                f" {figures.restart_worst_rebuilt_s:.2f} s,"
+                f" best {figures.restart_best_rebuilt_s:.2f} s)",
             )
         )
     if figures.window_keys:
