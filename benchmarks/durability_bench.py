@@ -363,7 +363,10 @@ async def measure_mode(
 def engine_fingerprint() -> str:
     """A hash of the engine's and the record format's source files."""
     digest = hashlib.sha256()
-    roots = [Path(hcx.engine.__file__).parent, Path(hcx.durability.records.__file__)]
+    # records.py by name: compiled, the module's ``__file__`` is its extension, which
+    # would give the compiled and pure builds two fingerprints for one source.
+    records = Path(hcx.durability.records.__file__).with_name("records.py")
+    roots = [Path(hcx.engine.__file__).parent, records]
     for path in sorted(
         p for root in roots for p in (root.glob("*.py") if root.is_dir() else [root])
     ):
