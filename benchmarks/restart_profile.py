@@ -9,7 +9,10 @@ journal tail read, each record of the tail through every check replay makes (CRC
 chain, CBOR decoding, ``apply``, the comparison of outputs: each step over the whole tail
 before the next, so a step's figure is its own), and the window brought up to the
 journal's end. The collector is off throughout (replay runs with it paused). Then the
-tail once more through ``RecordVerifier`` as replay runs it, record by record.
+tail once more through ``RecordVerifier`` as replay runs it, record by record; and what
+other ways of checking it would cost: decoding only each record's command (item by item,
+as a check of re-encoded output bytes would need), encoding a whole record, and the
+checks without the comparison of outputs.
 
     .venv/bin/python benchmarks/restart_profile.py --restart-records 1000000
 """
@@ -18,16 +21,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import cbor2
 import durability_bench  # type: ignore[import-not-found]  # the sibling script
 import trio
 
-from hcx.durability.journal import Journal
-from hcx.durability.records import chain_next, crc_of, decode_for_replay, reproduces
+from hcx.durability.journal import Journal, RawRow
+from hcx.durability.records import _ARITY, chain_next, crc_of, decode_for_replay, reproduces
 from hcx.durability.snapshots import list_snapshots, read_snapshot, snapshot_dir
 from hcx.durability.verify import RecordVerifier
 from hcx.durability.window_build import WindowPlan, extend_stored
@@ -122,7 +127,42 @@ def profile(db: str) -> None:
         f"  (the same checks as replay runs them, record by record: {seconds:.3f} s,"
         f" {seconds / count * 1e6:.2f} us a record; engine restored again in {restored:.3f} s)"
     )
+    alternatives(state, info.chain, rows)
     journal.close()
+
+
+def alternatives(state: dict[str, object], chain: bytes, rows: list[RawRow]) -> None:
+    """What other ways of checking the tail would cost, record by record."""
+    blobs = [row[3] for row in rows]
+    count = len(rows)
+    print("alternatives, record by record:")
+    started = time.perf_counter()
+    for blob in blobs:
+        decoder = cbor2.CBORDecoder(io.BytesIO(blob))
+        decoder.fp.seek(_items_start(blob))
+        head = [decoder.decode() for _ in range(6)]
+        for _ in range(_ARITY[head[5]]):
+            decoder.decode()
+    _timed("command only, item by item", count, started)
+    bodies = [cbor2.loads(blob[1:]) for blob in blobs]
+    started = time.perf_counter()
+    for body in bodies:
+        cbor2.dumps(body)
+    _timed("CBOR encoding of the whole record", count, started)
+    del bodies
+    engine = Engine.restore(state)
+    started = time.perf_counter()
+    for blob in blobs:
+        crc_of(blob)
+        chain = chain_next(chain, blob)
+        engine.apply(decode_for_replay(blob).envelope)
+    _timed("the checks without the comparison", count, started)
+
+
+def _items_start(blob: bytes) -> int:
+    """Where a record's first item starts: after its format byte and array header."""
+    extra = blob[1] & 31
+    return 2 if extra < 24 else 2 + (1 << (extra - 24))
 
 
 def main(argv: list[str] | None = None) -> int:
