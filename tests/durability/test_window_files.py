@@ -6,7 +6,10 @@ over for the rebuild, never used."""
 from __future__ import annotations
 
 import os
+import shutil
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 
 from hcx.durability import window_build
+from hcx.durability.backup import backup
 from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal
 from hcx.durability.records import decode_record
@@ -223,3 +227,53 @@ async def test_a_restart_answers_repeats_from_the_stored_window_or_the_rebuild(
     finally:
         journal.close()
     assert len(requests) == len(set(requests)) == 85
+
+
+async def test_replay_verify_and_a_restored_backup_work_beside_window_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``hcx replay --verify`` passes over window files; a backup taken at seq 64 and put
+    in place of the journal starts with the old snapshot directory beside it: the window
+    file at 50 is of its history and is used, the one at 84 (past its end) is not, and
+    repeats from before and after seq 50 get their stored results."""
+    used: list[bool] = []
+    original = window_build.WindowBuild.result
+
+    def result(self: window_build.WindowBuild) -> Any:
+        window = original(self)
+        used.append(self.from_stored)
+        return window
+
+    monkeypatch.setattr(window_build.WindowBuild, "result", result)
+    path = str(tmp_path / "j.db")
+    copy = str(tmp_path / "backup.db")
+    config = ServiceConfig(db=path, snapshot_every=50, snapshots_kept=2)
+    ts = now_ms()
+    async with open_exchange(config) as exchange:
+        await exchange.submit_many(listing())  # type: ignore[arg-type]
+        before = await _submit(exchange, "before", 60, ts)  # seqs 5..64: a snapshot at 50
+        backup(path, copy)
+        await _submit(exchange, "after", 20, ts)  # seqs 65..84, not in the backup
+    directory = snapshot_dir(path)
+    assert [p.name[:20] for p in list_windows(directory)] == [f"{84:020d}", f"{50:020d}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "hcx.cli", "replay", "--db", path, "--verify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "final seq: 84" in done.stdout
+    # The restore: the backup in place of the journal, the snapshots left beside it.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(copy, path)
+    used.clear()
+    async with open_exchange(config) as exchange:
+        assert used == [True]
+        assert exchange.recovered.last_seq == 64 and exchange.recovered.snapshot_seq == 50
+        assert await _submit(exchange, "before", 60, ts) == before
+        assert await exchange.query(lambda engine: engine.last_seq) == 64
+        fresh = await _submit(exchange, "after", 1, ts)  # not in the backup: executed anew
+        assert fresh[0].seq == 65
