@@ -78,7 +78,7 @@ def _damaged(path: Path, how: str) -> None:
     elif how == "extended":
         data += b"\0" * 8
     elif how == "header":
-        data[len(MAGIC) + 24 + 8] ^= 0x01  # the window's generation count
+        data[len(MAGIC) + 24 + 16] ^= 0x01  # the window's generation count
     elif how == "magic":
         data[0] ^= 0x01
     path.write_bytes(bytes(data))
