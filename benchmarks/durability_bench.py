@@ -15,12 +15,14 @@ wallets, 20 instruments), after the stream's setup commands (listings, deposits;
    sender or pipeline is charged to every command it delays (no coordinated omission);
 3. replay: records/s of ``recover()`` over the group journal just written, from seq 1 (no
    snapshot); and restart time, ``open_exchange`` called until its first read is answered
-   (snapshot load and digest check, tail replay, idempotency window rebuilt from the
-   journal, tasks started), on a journal of ``--restart-records`` records written through
-   group mode with a snapshot every ``--snapshot-every`` (built once, kept beside a marker
-   file and rebuilt when the seed, the sizes or the engine's source change): best case,
-   a snapshot at the last record; worst case, only the one ``--snapshot-every`` records
-   before it (a crash just before the next snapshot);
+   (snapshot load and digest check, tail replay, idempotency window read from the file
+   beside the snapshot and brought up to the journal's end, tasks started), on a journal
+   of ``--restart-records`` records written through group mode with a snapshot every
+   ``--snapshot-every`` (built once, kept beside a marker file and rebuilt when the seed,
+   the sizes or the engine's source change): best case, a snapshot at the last record;
+   worst case, only the one ``--snapshot-every`` records before it (a crash just before
+   the next snapshot); each once more without the window file (the window rebuilt from
+   the journal, as before window files or after losing one);
 4. the largest ``-wal`` file seen while each durable mode runs (sampled every 5 ms), and
    over the sustained run that builds the restart journal;
 5. bytes per remembered key of the idempotency window after 60 s of 50,000 commands/s.
@@ -65,6 +67,7 @@ from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal
 from hcx.durability.replay import recover
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
+from hcx.durability.window_files import SUFFIX as WINDOW_SUFFIX
 from hcx.engine import EngineConfig, Envelope
 from hcx.sequencing import Refusal, Reply
 from hcx.service.config import DurabilityMode, ServiceConfig
@@ -163,6 +166,8 @@ class Figures:
     restart_best_replayed: int = 0
     restart_worst_s: float = 0.0
     restart_worst_replayed: int = 0
+    restart_best_rebuilt_s: float = 0.0
+    restart_worst_rebuilt_s: float = 0.0
     restart_build_wal_max_bytes: int = 0
     window_keys: int = 0
     window_bytes: int = 0
@@ -358,7 +363,10 @@ async def measure_mode(
 def engine_fingerprint() -> str:
     """A hash of the engine's and the record format's source files."""
     digest = hashlib.sha256()
-    roots = [Path(hcx.engine.__file__).parent, Path(hcx.durability.records.__file__)]
+    # records.py by name: compiled, the module's ``__file__`` is its extension, which
+    # would give the compiled and pure builds two fingerprints for one source.
+    records = Path(hcx.durability.records.__file__).with_name("records.py")
+    roots = [Path(hcx.engine.__file__).parent, records]
     for path in sorted(
         p for root in roots for p in (root.glob("*.py") if root.is_dir() else [root])
     ):
@@ -384,6 +392,8 @@ async def build_restart_journal(
         "snapshot_every": args.snapshot_every,
         # A journal replays only on the engine that wrote it: rebuild when its code changes.
         "engine": engine_fingerprint(),
+        # Snapshots carry the idempotency window's file beside them since this key.
+        "window_files": 1,
     }
     marker = _marker(path)
     if path.exists() and marker.exists():
@@ -479,16 +489,35 @@ async def measure_restart(args: argparse.Namespace, workdir: Path, figures: Figu
     newest, older = snapshots[0], snapshots[1]
     figures.restart_records = last_seq
 
-    shutil.copyfile(newest, target / newest.name)
-    best = await timed_restart(db, last_ts)
+    best = await restart_from(newest, target, db, last_ts, window_file=True)
     figures.restart_best_s, figures.restart_best_replayed = best.seconds, best.replayed
     print(f"restart, best case:  {best.describe(last_seq)}", flush=True)
-    for path in list_snapshots(target):
-        path.unlink()
-    shutil.copyfile(older, target / older.name)
-    worst = await timed_restart(db, last_ts)
+    rebuilt = await restart_from(newest, target, db, last_ts, window_file=False)
+    figures.restart_best_rebuilt_s = rebuilt.seconds
+    print(f"restart, best case, window rebuilt: {rebuilt.describe(last_seq)}", flush=True)
+    worst = await restart_from(older, target, db, last_ts, window_file=True)
     figures.restart_worst_s, figures.restart_worst_replayed = worst.seconds, worst.replayed
     print(f"restart, worst case: {worst.describe(last_seq)}", flush=True)
+    rebuilt = await restart_from(older, target, db, last_ts, window_file=False)
+    figures.restart_worst_rebuilt_s = rebuilt.seconds
+    print(f"restart, worst case, window rebuilt: {rebuilt.describe(last_seq)}", flush=True)
+
+
+async def restart_from(
+    snapshot: Path, target: Path, db: Path, last_ts: int, *, window_file: bool
+) -> Restart:
+    """A restart with only ``snapshot`` in ``target`` and, if ``window_file``, the
+    idempotency window's file written beside it (else the window is rebuilt from the
+    journal, as after a crash that lost that file)."""
+    for path in target.iterdir():
+        path.unlink()
+    shutil.copyfile(snapshot, target / snapshot.name)
+    window = snapshot.with_name(f"{snapshot.stem}{WINDOW_SUFFIX}")
+    if window_file:
+        if not window.exists():
+            raise RuntimeError(f"{window} is missing: rebuild the restart journal")
+        shutil.copyfile(window, target / window.name)
+    return await timed_restart(db, last_ts)
 
 
 # --- idempotency window ----------------------------------------------------------------
@@ -539,7 +568,7 @@ def goals(figures: Figures) -> list[tuple[str, bool, str]]:
     memory, group, sync = (figures.modes.get(m) for m in MODES)
     out: list[tuple[str, bool, str]] = []
     if group is not None:
-        out.append(("group >= 50,000 commands/s", group.per_s >= 50_000, f"{group.per_s:,.0f}/s"))
+        out.append(("group >= 60,000 commands/s", group.per_s >= 60_000, f"{group.per_s:,.0f}/s"))
         if memory is not None:
             ratio = group.per_s / memory.per_s
             out.append(("group >= 0.8 x memory", ratio >= 0.8, f"{ratio:.2f} x"))
@@ -552,18 +581,21 @@ def goals(figures: Figures) -> list[tuple[str, bool, str]]:
     if figures.replay_seconds:
         out.append(
             (
-                "replay >= 50,000 commands/s",
-                figures.replay_per_s >= 50_000,
+                "replay >= 150,000 commands/s",
+                figures.replay_per_s >= 150_000,
                 f"{figures.replay_per_s:,.0f}/s",
             )
         )
     if figures.restart_records:
-        label = f"restart with snapshot <= 2 s for {figures.restart_records:,} records"
+        label = f"restart with snapshot <= 1.5 s for {figures.restart_records:,} records"
         out.append(
             (
                 label,
-                figures.restart_worst_s <= 2,
-                f"worst {figures.restart_worst_s:.2f} s, best {figures.restart_best_s:.2f} s",
+                figures.restart_worst_s <= 1.5,
+                f"worst {figures.restart_worst_s:.2f} s, best {figures.restart_best_s:.2f} s"
+                f" (with the window rebuilt from the journal: worst"
+                f" {figures.restart_worst_rebuilt_s:.2f} s,"
+                f" best {figures.restart_best_rebuilt_s:.2f} s)",
             )
         )
     if figures.window_keys:

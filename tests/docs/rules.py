@@ -159,6 +159,24 @@ RULES: list[tuple[str, Action]] = [
         ),
     ),
     (
+        r"\.venv/bin/python benchmarks/restart_profile\.py.*",
+        Run(
+            smallest={
+                "--restart-records": 2000,
+                "--snapshot-every": 500,
+                "--wallets": 50,
+                "--instruments": 4,
+                "--restart-journal": "{sandbox}/tmp/restart-profile.db",
+            },
+            check=outputs.lines(
+                r"^worst case by piece: snapshot \d+",
+                r"^  window file read and checked +[\d.]+ s",
+                r"^  comparison of outputs +[\d.]+ s, +[\d.]+ us a record",
+                r"^  sum +[\d.]+ s",
+            ),
+        ),
+    ),
+    (
         r"\.venv/bin/python benchmarks/ws_bench\.py.*",
         Run(
             smallest={"--seconds": 1, "--connections": 2, "--idle": 20, "--subscribers": 4},

@@ -23,6 +23,7 @@ from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.engine import EngineConfig
 from hcx.engine.commands import Withdraw
 from hcx.sequencing import EngineFault, Refusal, Reply
+from hcx.service import recovery
 from hcx.service.clock import SimClock
 from hcx.service.config import ServiceConfig
 from hcx.service.exchange import Exchange
@@ -34,24 +35,34 @@ from tests.gates import CommitGate
 @dataclass
 class WindowBuilds:
     in_child: bool
+    stored: bool = False
     by_child: list[bool] = field(default_factory=list)  # per start: did the child build it
+    from_stored: list[bool] = field(default_factory=list)  # per start: read from its file
 
     def check_last_start(self) -> None:
+        if self.stored:
+            assert self.from_stored and self.from_stored[-1]
+            return
         assert self.by_child and self.by_child[-1] is self.in_child
+        assert not self.from_stored[-1]
 
 
-@pytest.fixture(params=["here", "child"])
+@pytest.fixture(params=["here", "child", "stored"])
 def window_builds(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> WindowBuilds:
     """Starts rebuild the idempotency window in this process, or in the child process
-    whatever its size and the replay's (thresholds of one key and no records)."""
-    builds = WindowBuilds(in_child=request.param == "child")
+    whatever its size and the replay's (thresholds of one key and no records), with the
+    window files stored beside snapshots passed over; or read the newest window file."""
+    builds = WindowBuilds(in_child=request.param == "child", stored=request.param == "stored")
     monkeypatch.setattr(window_build, "PARALLEL_MIN_KEYS", 1 if builds.in_child else 1 << 62)
     monkeypatch.setattr(window_build, "PARALLEL_MIN_TAIL", 0)
+    if not builds.stored:
+        monkeypatch.setattr(recovery, "load_window", lambda *args: None)
     original = window_build.WindowBuild.result
 
     def result(self: window_build.WindowBuild) -> Any:
         window = original(self)
         builds.by_child.append(self.built_by_child)
+        builds.from_stored.append(self.from_stored)
         return window
 
     monkeypatch.setattr(window_build.WindowBuild, "result", result)

@@ -36,24 +36,33 @@ def request_key(wallet: str, request_id: str) -> int:
     return key or 1
 
 
+def _pages(size: int) -> mmap.mmap:
+    """Anonymous pages the kernel maps on first touch, private to this process: a forked
+    snapshot child sees the tables as they were at the fork, not the parent's later
+    inserts (``mmap``'s default, shared pages, would hand it those half-written)."""
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+
+
 def _zeroed(slots: int) -> memoryview:
-    """``slots`` signed 64-bit zeros on pages the kernel maps on first touch: a table of
-    millions of slots is allocated in microseconds, where zero-filling an ``array``
-    stalled the sequencer for tens of milliseconds at each new generation."""
-    return memoryview(mmap.mmap(-1, 8 * slots)).cast("q")
+    """``slots`` signed 64-bit zeros: a table of millions of slots is allocated in
+    microseconds, where zero-filling an ``array`` stalled the sequencer for tens of
+    milliseconds at each new generation."""
+    return memoryview(_pages(8 * slots)).cast("q")
 
 
 def _filled(read_into: Callable[[memoryview], None], slots: int) -> memoryview:
     """``slots`` signed 64-bit values, their bytes written by ``read_into``."""
-    pages = mmap.mmap(-1, 8 * slots)
+    pages = _pages(8 * slots)
     read_into(memoryview(pages))
     return memoryview(pages).cast("q")
 
 
-# A window's header (window ms, future ms, generations), then each generation's
+# A window's header (window ms, future ms, generations, last seq), then each generation's
 # (start ts, key count, slots) followed by its key and seq arrays, native byte order: the
-# child that builds a window at start and the parent that reads it run on one machine.
-_HEADER = struct.Struct("=qqq")
+# child that builds a window at start and the parent that reads it run on one machine,
+# and a window stored beside a snapshot is read where it was written (its file says so).
+_HEADER = struct.Struct("=qqqq")
+_TABLE_HEADER = struct.Struct("=qqq")
 
 
 class _Slots:
@@ -174,12 +183,15 @@ class IdempotencyWindow:
         self.span_ms = max(window_ms // 2, 1_000)
         # (start ts, table), oldest first.
         self._generations: list[tuple[int, _Table]] = []
+        # The seq of the last key added: a stored window names the journal prefix it holds.
+        self.last_seq = 0
 
     def add(self, key: int, seq: int, ts_ms: int) -> None:
         generations = self._generations
         if not generations or ts_ms >= generations[-1][0] + self.span_ms:
             self._rotate(ts_ms)
         generations[-1][1].insert(key, seq)
+        self.last_seq = seq
 
     def add_all(self, rows: Iterable[tuple[int, int, int]]) -> None:
         """``add`` for every ``(seq, ts, key)``, in ts order: the rebuild at start, where
@@ -189,6 +201,7 @@ class IdempotencyWindow:
         span = self.span_ms
         end = generations[-1][0] + span if generations else None
         table = generations[-1][1] if generations else None
+        last_seq = self.last_seq
         for seq, ts, key in rows:
             if table is None or end is None or ts >= end:
                 self._rotate(ts)
@@ -197,6 +210,8 @@ class IdempotencyWindow:
             table.insert(key, seq)
             if table.old is not None:
                 table.finish_moving()
+            last_seq = seq
+        self.last_seq = last_seq
 
     def candidates(self, key: int) -> list[int]:
         """Seqs of remembered requests whose key hash equals ``key``, newest first."""
@@ -205,11 +220,16 @@ class IdempotencyWindow:
             table.find(key, out)
         return out
 
-    def _rotate(self, ts_ms: int) -> None:
+    def forget_before(self, ts_ms: int) -> None:
+        """Drop every generation whose keys were all sequenced before ``ts_ms``."""
         generations = self._generations
-        keep_after = ts_ms - self.window_ms - self.future_ms - self.span_ms
+        keep_after = ts_ms - self.span_ms
         while generations and generations[0][0] < keep_after:
             generations.pop(0)
+
+    def _rotate(self, ts_ms: int) -> None:
+        generations = self._generations
+        self.forget_before(ts_ms - self.window_ms - self.future_ms)
         last_count = generations[-1][1].count if generations else 0
         slots = _MIN_SLOTS
         while slots < 2 * last_count + 2:
@@ -224,10 +244,10 @@ class IdempotencyWindow:
         """The window as bytes, for ``read_from`` (a table still growing finishes
         moving its old slots first)."""
         generations = self._generations
-        write(_HEADER.pack(self.window_ms, self.future_ms, len(generations)))
+        write(_HEADER.pack(self.window_ms, self.future_ms, len(generations), self.last_seq))
         for start, table in generations:
             table.finish_moving()
-            write(_HEADER.pack(start, table.count, table.mask + 1))
+            write(_TABLE_HEADER.pack(start, table.count, table.mask + 1))
             write(table.keys.cast("B"))
             write(table.seqs.cast("B"))
 
@@ -236,11 +256,15 @@ class IdempotencyWindow:
         """A window written by ``write_to``; ``read_into`` fills a buffer exactly."""
         header = bytearray(_HEADER.size)
         read_into(memoryview(header))
-        window_ms, future_ms, count = _HEADER.unpack(header)
+        window_ms, future_ms, count, last_seq = _HEADER.unpack(header)
+        if window_ms < 0 or future_ms < 0 or not 0 <= count <= 1 << 16:
+            raise ValueError(f"a window header of ({window_ms}, {future_ms}, {count})")
         window = cls(window_ms, future_ms)
+        window.last_seq = last_seq
+        table_header = bytearray(_TABLE_HEADER.size)
         for _ in range(count):
-            read_into(memoryview(header))
-            start, keys, slots = _HEADER.unpack(header)
+            read_into(memoryview(table_header))
+            start, keys, slots = _TABLE_HEADER.unpack(table_header)
             if slots < 1 or slots & (slots - 1) or not 0 <= keys * 2 <= slots:
                 raise ValueError(f"a window table of {keys} keys in {slots} slots")
             arrays = _Slots(_filled(read_into, slots), _filled(read_into, slots))

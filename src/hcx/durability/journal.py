@@ -174,11 +174,13 @@ class Journal:
                 low = seq + 1
         return answer
 
-    def keys_since(self, ts_ms: int) -> Iterator[tuple[int, int, int]]:
-        """(seq, ts, key) of every record sequenced at or after ``ts_ms``."""
+    def keys_since(self, ts_ms: int, after_seq: int = 0) -> Iterator[tuple[int, int, int]]:
+        """(seq, ts, key) of every record sequenced at or after ``ts_ms`` (and after
+        ``after_seq``)."""
         first = self.first_seq_from(ts_ms)
         if first is None:
             return
+        first = max(first, after_seq + 1)
         # The columns are INTEGER: SQLite hands back ints, so the rows go out as read.
         yield from self.connection.execute(
             "SELECT seq, ts, key FROM journal WHERE seq >= ? ORDER BY seq", (first,)

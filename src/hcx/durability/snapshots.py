@@ -5,7 +5,8 @@ A snapshot lives beside the journal in ``<journal>.snapshots/<seq>.snap``:
 It is written to a temporary name, fsynced, renamed and the directory fsynced, so a crash
 leaves either the old set or the new one. Loading checks the CRC, restores the engine and
 recomputes its digest: a snapshot that does not prove itself is skipped for an older one.
-Only the newest ``keep`` snapshots are kept.
+Only the newest ``keep`` snapshots are kept, and the window files (``window_files``) of
+those.
 
 A snapshot is forked at the moment its ``seq`` is applied, before that record commits; a
 crash in between leaves a snapshot of a future the journal never had, and a restart may
@@ -25,6 +26,7 @@ from typing import Any
 import attrs
 import cbor2
 
+from hcx.durability.window_files import list_windows
 from hcx.engine import Engine
 
 MAGIC = b"HCXSNAP1"
@@ -132,11 +134,16 @@ def prune(directory: Path, keep: int = 2) -> list[Path]:
         removed.append(path)
     # A temporary file may be one that another snapshot child is still writing (children
     # overlap under load): only one older than every kept snapshot is certainly garbage.
+    # So is a window file (``window_files``) older than every kept snapshot; a newer one
+    # may be a child's whose snapshot is not renamed yet.
     if len(snapshots) >= keep > 0:
         oldest_kept = snapshots[keep - 1].name[:20]
-        for stale in directory.glob(".*.snap.tmp"):
+        for stale in directory.glob(".*.tmp"):
             if stale.name[1:21] < oldest_kept:
                 stale.unlink(missing_ok=True)
+        for window in list_windows(directory):
+            if window.name[:20] < oldest_kept:
+                window.unlink(missing_ok=True)
     return removed
 
 

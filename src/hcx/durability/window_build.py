@@ -1,4 +1,8 @@
-"""Rebuilding the idempotency window at start, beside replay, on the other core.
+"""Rebuilding the idempotency window at start: from its stored file, or beside replay.
+
+A window stored beside a snapshot (``window_files``) holds every key up to its seq: the
+start reads it, checks it against the journal, adds the keys journaled after it and drops
+the generations that have aged out, as the running window would have. Without one:
 
 The keys a restart must remember depend on the journal alone (every record from the last
 ts - window - future on), not on the replayed state, and rebuilding a million of them is
@@ -26,6 +30,7 @@ import attrs
 
 from hcx.durability.idempotency import IdempotencyWindow
 from hcx.durability.journal import Journal
+from hcx.durability.window_files import StoredWindow
 
 log = logging.getLogger("hcx.window")
 
@@ -53,6 +58,26 @@ def build_here(journal: Journal, plan: WindowPlan) -> IdempotencyWindow:
     return window
 
 
+def extend_stored(
+    journal: Journal, plan: WindowPlan, stored: StoredWindow
+) -> IdempotencyWindow | None:
+    """The stored window brought up to the journal's end, or None if it fails a check:
+    the first record the plan needs and the stored window's last must be in it."""
+    window = stored.window
+    if (window.window_ms, window.future_ms) != (plan.window_ms, plan.future_ms):
+        return None
+    first = journal.first_seq_from(plan.since_ts)
+    probes = {stored.seq} if first is None or first > stored.seq else {first, stored.seq}
+    for seq in probes:
+        row = journal.read(seq)
+        if row is None or seq not in window.candidates(row.key):
+            log.warning("the window stored at seq %d lacks seq %d's key", stored.seq, seq)
+            return None
+    window.add_all(journal.keys_since(plan.since_ts, after_seq=stored.seq))
+    window.forget_before(plan.since_ts)
+    return window
+
+
 def keys_to_read(journal: Journal, since_ts: int) -> int:
     first = journal.first_seq_from(since_ts)
     return 0 if first is None else journal.last()[0] - first + 1
@@ -67,19 +92,31 @@ class WindowBuild:
         plan: WindowPlan,
         expected: int,
         child: subprocess.Popen[bytes] | None,
+        stored: StoredWindow | None = None,
     ) -> None:
         self.journal = journal
         self.plan = plan
         self.expected = expected
         self.child = child
+        self.stored = stored
         self.built_by_child = False
+        self.from_stored = False
 
     @classmethod
     def start(
-        cls, journal: Journal, plan: WindowPlan, *, child_allowed: bool, replay_tail: int
+        cls,
+        journal: Journal,
+        plan: WindowPlan,
+        *,
+        child_allowed: bool,
+        replay_tail: int,
+        stored: StoredWindow | None = None,
     ) -> WindowBuild:
-        """Start a child if one may read this journal and pays for itself: a window of
+        """From ``stored`` if given (no child: reading it is quick); else start a child if
+        one may read this journal and pays for itself: a window of
         ``PARALLEL_MIN_KEYS`` or more to build beside ``replay_tail`` records or more."""
+        if stored is not None:
+            return cls(journal, plan, 0, None, stored)
         expected = keys_to_read(journal, plan.since_ts)
         child = None
         if child_allowed and expected >= PARALLEL_MIN_KEYS and replay_tail >= PARALLEL_MIN_TAIL:
@@ -92,6 +129,12 @@ class WindowBuild:
         return cls(journal, plan, expected, child)
 
     def result(self) -> IdempotencyWindow:
+        if self.stored is not None:
+            window = extend_stored(self.journal, self.plan, self.stored)
+            if window is not None:
+                self.from_stored = True
+                return window
+            log.warning("the stored window failed its checks: building it here")
         if self.child is not None:
             try:
                 window = self._read_child(self.child)

@@ -1,7 +1,8 @@
 """Recovery at start: the engine from snapshot and journal, the idempotency window beside it.
 
-The window depends only on the journal, so it is built while replay runs (in a child
-process when it is large). This module plans which records the window must hold; it
+The window depends only on the journal: it is read from the newest window file stored
+beside a snapshot and brought up to the journal's end, or else built while replay runs (in
+a child process when it is large). This module plans which records the window must hold; it
 never sequences, commits or releases anything.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 
 from hcx.durability.idempotency import IdempotencyWindow
@@ -16,6 +18,7 @@ from hcx.durability.journal import Journal
 from hcx.durability.replay import Recovered, recover
 from hcx.durability.snapshots import list_snapshots
 from hcx.durability.window_build import WindowBuild, WindowPlan
+from hcx.durability.window_files import StoredWindow, load_window
 from hcx.service.config import ServiceConfig
 
 log = logging.getLogger("hcx")
@@ -29,12 +32,19 @@ def recover_with_window(
     last_seq, _ = journal.last()
     last_ts = _last_ts(journal, last_seq)
     window_build: WindowBuild | None = None
+    stored: StoredWindow | None = None
     with suppress(TypeError, ValueError):  # a malformed row: replay names it below
+        plan = _window_plan(journal, config, last_ts)
+        if snapshots is not None:
+            stored = load_window(
+                snapshots, last_seq, partial(_chain_at, journal), plan.window_ms, plan.future_ms
+            )
         window_build = WindowBuild.start(
             journal,
-            _window_plan(journal, config, last_ts),
+            plan,
             child_allowed=child_allowed,
             replay_tail=_tail_to_replay(last_seq, snapshots),
+            stored=stored,
         )
     try:
         recovered = recover(journal, snapshots, config.engine)
@@ -48,7 +58,9 @@ def recover_with_window(
         if window_build is not None:
             window_build.abandon()
         plan = _window_plan(journal, config, recovered.engine.last_ts)
-        window_build = WindowBuild.start(journal, plan, child_allowed=False, replay_tail=0)
+        window_build = WindowBuild.start(
+            journal, plan, child_allowed=False, replay_tail=0, stored=stored
+        )
     log.info(
         "replay done: %d records after snapshot at seq %d, last seq %d, %.2fs",
         recovered.replayed,
@@ -56,7 +68,15 @@ def recover_with_window(
         recovered.last_seq,
         recovered.seconds,
     )
-    return recovered, window_build.result()
+    window = window_build.result()
+    if window_build.from_stored and stored is not None:
+        log.info("window: stored at seq %d, %d keys in all", stored.seq, len(window))
+    return recovered, window
+
+
+def _chain_at(journal: Journal, seq: int) -> bytes | None:
+    row = journal.read(seq)
+    return row.chain if row is not None else None
 
 
 def _window_plan(journal: Journal, config: ServiceConfig, last_ts: int) -> WindowPlan:

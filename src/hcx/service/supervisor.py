@@ -76,7 +76,7 @@ async def open_exchange(
         )
         engine = recovered.engine
         snapshotter = (
-            Snapshotter(engine, snapshots, config.snapshot_every, config.snapshots_kept)
+            Snapshotter(engine, snapshots, config.snapshot_every, config.snapshots_kept, window)
             if snapshots is not None
             else None
         )
