@@ -3,16 +3,19 @@
 A standby follows (``Follower``) and logs its lag. With ``promote_after_ms`` it watches
 the lease: once its revision has not changed for that long (measured on this machine's
 monotonic clock, so clocks need not agree), it takes the lease by compare-and-set at the
-revision it watched, applies everything left in the stream, closes its journal and runs
-``hcx serve`` on it (which rebuilds the idempotency window, holds the lease and fences
-the stream). ``promote`` does the same at once, whoever holds the lease. It never
-sequences commands while following.
+revision it watched, applies everything left in the stream (up to the stream's last seq
+as read after the lease is taken), closes its journal and hands its live engine and
+idempotency window over (``keep_state``) to the ``hcx serve`` that runs on that journal
+(which checks that the journal ends where they do, holds the lease and fences the
+stream). ``promote`` does the same at once, whoever holds the lease. It never sequences
+commands while following.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from typing import Any
 
 import trio
@@ -27,6 +30,8 @@ from hcx.service.config import ServiceConfig
 
 log = logging.getLogger("hcx.replication")
 WATCH_S = 0.05
+# How long before a promotion the follower stops idling in long waits.
+EAGER_BEFORE_MS = 400
 
 
 async def connect(bridge: AsyncioThread, stream: JournalStream) -> None:
@@ -49,9 +54,16 @@ async def follow(
     promote_now: bool = False,
     stop: trio.Event | None = None,
     on_follower: Callable[[Follower], Any] | None = None,
+    keep_state: bool = False,
+    tuning: ExitStack | None = None,
 ) -> bool:
     """Follow until ``stop`` (False) or a promotion (True: the lease is this journal's
-    and its journal holds the whole stream, closed, ready for ``hcx serve``)."""
+    and its journal holds the whole stream, closed, ready for ``hcx serve``). With
+    ``keep_state`` a promotion leaves the live state in ``follower.handed_over`` and
+    writes no final snapshot (the server snapshots on its own). ``tuning``, if given,
+    holds the collector settings past the return, for the server that goes on with
+    the same objects (leaving them would unfreeze them, and the server would walk the
+    whole state again to freeze it)."""
     bridge = AsyncioThread("hcx-standby-nats")
     stream = JournalStream(list(config.nats_urls), config.venue, replicas=config.nats_replicas)
     follower: Follower | None = None
@@ -70,7 +82,7 @@ async def follow(
         async def watch() -> None:
             nonlocal promoted
             take = _take_now if promote_now else _watch_lease
-            promoted = await take(lease, promote_after_ms or 0)
+            promoted = await take(lease, promote_after_ms or 0, follower)
             follower.stop.set()
 
         async def run_helpers() -> None:
@@ -86,7 +98,8 @@ async def follow(
         try:
             # As ``hcx serve``: the recovered state frozen out of the collector's walks
             # (full collections over it stalled the standby for hundreds of ms).
-            with gc_policy.tuned():
+            with ExitStack() as local:
+                (tuning or local).enter_context(gc_policy.tuned())
                 await _follow_then_catch_up(follower, run_helpers, helpers, lambda: promoted)
         except BaseExceptionGroup as group:
             fault = unwrap(group)
@@ -94,11 +107,13 @@ async def follow(
                 raise
             raise fault from None
         clean = True
+        if promoted and keep_state:
+            follower.handed_over = follower.live_state()
         return promoted
     finally:
         if follower is not None:
             # After a fault the engine may hold half of a rejected record: no snapshot.
-            follower.close(final_snapshot=clean)
+            follower.close(final_snapshot=clean and follower.handed_over is None)
         with trio.CancelScope(shield=True), trio.move_on_after(3):
             await bridge.call(stream.close)
         bridge.close()
@@ -120,6 +135,7 @@ async def _follow_then_catch_up(
                 # Whatever the old primary published before it lost the lease.
                 await follower.follow(catch_up=True)
                 log.info("standby: promoted at seq %d", follower.stats.applied_seq)
+            await follower.unsubscribe()
         finally:
             helpers.cancel()
             follower.snapshotter.close()
@@ -142,14 +158,15 @@ async def _log_lag(follower: Follower) -> None:
         )
 
 
-async def _take_now(lease: Lease, _: int) -> bool:
+async def _take_now(lease: Lease, _: int, follower: Follower) -> bool:
+    follower.eager = True
     while True:
         revision, holder = await lease.read()
         if holder == lease.holder or await lease.take(revision):
             return True
 
 
-async def _watch_lease(lease: Lease, after_ms: int) -> bool:
+async def _watch_lease(lease: Lease, after_ms: int, follower: Follower) -> bool:
     revision, holder = -1, None
     changed = trio.current_time()
     while True:
@@ -162,10 +179,14 @@ async def _watch_lease(lease: Lease, after_ms: int) -> bool:
             changed = trio.current_time()
             await trio.sleep(WATCH_S)
             continue
+        stale_ms = (trio.current_time() - changed) * 1000
         if now_revision != revision:
             revision, changed = now_revision, trio.current_time()
-        elif holder is not None and (trio.current_time() - changed) * 1000 >= after_ms:
+            follower.eager = False
+        elif holder is not None and stale_ms >= after_ms:
             log.warning("standby: lease of %s not renewed for %d ms: taking it", holder, after_ms)
             if await lease.take(revision):
                 return True
+        elif holder is not None and stale_ms >= after_ms - EAGER_BEFORE_MS:
+            follower.eager = True
         await trio.sleep(WATCH_S)
