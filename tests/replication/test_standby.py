@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
 from hcx.cli import replay
-from hcx.durability.journal import Row
+from hcx.durability.journal import Journal, Row
 from hcx.durability.records import crc_of
+from hcx.durability.snapshots import list_snapshots, read_snapshot, snapshot_dir
 from hcx.replication.errors import Rejected, unwrap
 from hcx.replication.follower import Follower
 from hcx.replication.primary import Replicator
@@ -102,3 +104,30 @@ async def test_a_former_primary_sets_its_unpublished_tail_aside(
     assert [p.name for p in asides[1].iterdir()] == [f"{60:020d}.snap"]
     # Set aside whole, never deleted: the copy still holds every record.
     assert journal_rows(str(asides[0])) == rows
+
+
+async def test_a_standbys_snapshots_hold_the_state_and_chain_at_their_seq(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """Taken while the engine is at the row's seq (not at its batch's end), each snapshot
+    carries that seq's chain value and digest, so a restart can start from it."""
+    primary = tmp_path / "primary.db"
+    await run_requests(config(primary, nats_server.url, "sync"), stream(11, 300))
+    standby = attrs.evolve(
+        config(tmp_path / "standby.db", nats_server.url), snapshot_every=37, snapshots_kept=20
+    )
+    await follow_until(standby, 300)
+    paths = list_snapshots(snapshot_dir(standby.db))
+    seqs = sorted(read_snapshot(path)[0].seq for path in paths)
+    # The due ones (every 37th seq) and the final one at the end.
+    assert seqs == [*range(37, 300, 37), 300]
+    journal = Journal(standby.db)
+    try:
+        for path in paths:
+            info, _ = read_snapshot(path)
+            row = journal.read(info.seq)
+            assert row is not None and info.chain == row.chain, info.seq
+    finally:
+        journal.close()
+    # A full replay checks every snapshot's digest against the state at its seq.
+    assert await trio.to_thread.run_sync(lambda: replay(standby.db, verify=True)) == 0

@@ -3,7 +3,8 @@
 From its own last seq it reads the stream in order, checks each row with
 ``RecordVerifier`` exactly as ``hcx replay --verify`` does (contiguity, CRC, chain, the
 re-applied command reproducing the record), and appends the verified rows to its own
-journal in one transaction per fetched batch; it snapshots on its own. It keeps the
+journal in one transaction per fetched batch, in a worker thread while it verifies the
+next batch; it snapshots on its own, at the seq the engine is at. It keeps the
 idempotency window of the rows it holds (``stored_result`` answers ``GetOrder`` by
 request id as the primary would). A row that fails
 stops it (``JournalCorrupt`` naming the seq) before anything of it is written. It
@@ -117,10 +118,29 @@ class Follower:
     async def follow(self, *, catch_up: bool = False) -> None:
         """Follow until ``stop`` (or, with ``catch_up``, until it has taken every message
         the stream held when it was called: the stream's last seq is read first, so a
-        standby that holds it already returns at once). Never cancel it: a batch
-        verified and not yet written would leave the engine ahead of the journal. Its
-        snapshotter runs beside it (``snapshotter.run``); ``unsubscribe`` ends the
-        subscription, which outlives a call so that a catch-up goes on from it."""
+        standby that holds it already returns at once). A batch is appended to the
+        journal while the next one is verified; it returns once every verified row is
+        in the journal. Never cancel it: a batch verified and not yet written would
+        leave the engine ahead of the journal. Its snapshotter runs beside it
+        (``snapshotter.run``); ``unsubscribe`` ends the subscription, which outlives a
+        call so that a catch-up goes on from it."""
+        batches, to_write = trio.open_memory_channel[tuple[list[Row], list[Output]]](0)
+        failure: Exception | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._write, to_write)
+            # Closed on the way out, however the loop ends: the writer appends what it
+            # was given (the rows verified before a rejected one too), then ends.
+            with batches:
+                try:
+                    await self._follow(batches, catch_up)
+                except Exception as exc:
+                    failure = exc
+        if failure is not None:
+            raise failure
+
+    async def _follow(
+        self, batches: trio.MemorySendChannel[tuple[list[Row], list[Output]]], catch_up: bool
+    ) -> None:
         assert self.verifier is not None
         attempt = 0
         target: int | None = None
@@ -149,7 +169,11 @@ class Follower:
                     if not catch_up:
                         await self._idle()
                     continue
-                await self._apply(messages)
+                fresh, outputs, rejected = self._verify(messages)
+                if fresh:
+                    await batches.send((fresh, outputs))
+                if rejected is not None:
+                    raise Rejected(rejected.seq, rejected.why) from rejected
                 self._reachable()
                 attempt = 0
             except Exception as exc:
@@ -177,19 +201,19 @@ class Follower:
         _, tail = await self.stream.tail()
         return tail[-1].seq if tail else 0
 
-    async def _apply(self, messages: list[object]) -> None:
+    def _verify(
+        self, messages: list[object]
+    ) -> tuple[list[Row], list[Output], JournalCorrupt | None]:
+        """Verify and apply the messages' new rows, in order, up to a rejected one (then
+        returned with the rows before it)."""
         verifier = self.verifier
-        journal = self.journal
         snapshotter = self.snapshotter
         window = self.window
-        assert verifier is not None and journal is not None and snapshotter is not None
-        assert window is not None
+        assert verifier is not None and snapshotter is not None and window is not None
         fresh: list[Row] = []
         outputs: list[Output] = []
-        stream_pos = self.stream_pos
         for message in messages:
             stream_seq = message.metadata.sequence.stream  # type: ignore[attr-defined]
-            stream_pos = max(stream_pos, stream_seq)
             for row in wire.decode_rows(stream_seq, message.data):  # type: ignore[attr-defined]
                 if row.seq <= verifier.last_seq:
                     continue  # a fence, or a re-publication after a lost answer
@@ -197,32 +221,39 @@ class Follower:
                     output = verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
                 except JournalCorrupt as exc:
                     # The verified rows before it are kept; the standby stops here.
-                    if fresh:
-                        await trio.to_thread.run_sync(journal.append, fresh)
-                    raise Rejected(exc.seq, exc.why) from exc
+                    return fresh, outputs, exc
                 fresh.append(row)
                 outputs.append(output)
                 # Known at once, like the engine's state: reads see both before the
-                # append below is done (the primary's in-flight entries likewise).
+                # append is done (the primary's in-flight entries likewise).
                 window.add(row.key, row.seq, row.ts)
                 self._unwritten[row.seq] = row
-        if not fresh:
-            self.stream_pos = stream_pos
-            return
-        await trio.to_thread.run_sync(journal.append, fresh)
-        self.stream_pos = stream_pos
-        now = time.time_ns() // 1_000_000
-        self._unwritten.clear()
-        for row in fresh:
-            snapshotter.due(row.seq, row.chain)
-        for publish in self.publishers:
-            publish(fresh, outputs)
-        if self.stats.observer is not None:
-            self.stats.observer([now - row.ts for row in fresh])
-        self.stats.applied_seq = fresh[-1].seq
-        self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
-        self.stats.lag_ms = now - fresh[-1].ts
-        self.stats.rows += len(fresh)
+                # Now, while the engine is exactly at this seq (as the primary's
+                # sequencer does): the snapshot is of this seq's state and chain.
+                snapshotter.due(row.seq, row.chain)
+            self.stream_pos = max(self.stream_pos, stream_seq)
+        return fresh, outputs, None
+
+    async def _write(
+        self, batches: trio.MemoryReceiveChannel[tuple[list[Row], list[Output]]]
+    ) -> None:
+        """Append each verified batch, then tell the gateway and the lag figures."""
+        journal = self.journal
+        assert journal is not None
+        async with batches:
+            async for fresh, outputs in batches:
+                await trio.to_thread.run_sync(journal.append, fresh)
+                now = time.time_ns() // 1_000_000
+                for row in fresh:
+                    del self._unwritten[row.seq]
+                for publish in self.publishers:
+                    publish(fresh, outputs)
+                if self.stats.observer is not None:
+                    self.stats.observer([now - row.ts for row in fresh])
+                self.stats.applied_seq = fresh[-1].seq
+                self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
+                self.stats.lag_ms = now - fresh[-1].ts
+                self.stats.rows += len(fresh)
 
     def live_state(self) -> tuple[Recovered, IdempotencyWindow]:
         """The engine and window as verified so far (all of it in the journal): what
