@@ -4,7 +4,9 @@ A standby follows (``Follower``) and logs its lag. With ``promote_after_ms`` it 
 the lease: once its revision has not changed for that long (measured on this machine's
 monotonic clock, so clocks need not agree), it takes the lease by compare-and-set at the
 revision it watched, applies everything left in the stream (up to the stream's last seq
-as read after the lease is taken), closes its journal and hands its live engine and
+as read after the lease is taken), fences the stream at the stream seq it read up to
+(again after a further catch-up if the stream moved on meanwhile: an old primary still
+alive cannot append after that), closes its journal and hands its live engine and
 idempotency window over (``keep_state``) to the ``hcx serve`` that runs on that journal
 (which checks that the journal ends where they do, holds the lease and fences the
 stream). ``promote`` does the same at once, whoever holds the lease. It never sequences
@@ -16,13 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from functools import partial
 from typing import Any
 
 import trio
 
 from hcx import gc_policy
 from hcx.replication.bridge import AsyncioThread
-from hcx.replication.errors import unwrap
+from hcx.replication.errors import Deposed, unwrap
 from hcx.replication.follower import Follower
 from hcx.replication.lease import Lease, node_id
 from hcx.replication.stream import JournalStream, is_transient
@@ -100,7 +103,9 @@ async def follow(
             # (full collections over it stalled the standby for hundreds of ms).
             with ExitStack() as local:
                 (tuning or local).enter_context(gc_policy.tuned())
-                await _follow_then_catch_up(follower, run_helpers, helpers, lambda: promoted)
+                await _follow_then_catch_up(
+                    follower, run_helpers, helpers, lambda: lease if promoted else None
+                )
         except BaseExceptionGroup as group:
             fault = unwrap(group)
             if fault is group:
@@ -123,7 +128,7 @@ async def _follow_then_catch_up(
     follower: Follower,
     run_helpers: Callable[[], Awaitable[None]],
     helpers: trio.CancelScope,
-    promoted: Callable[[], bool],
+    promoted: Callable[[], Lease | None],
 ) -> None:
     assert follower.snapshotter is not None
     async with trio.open_nursery() as nursery:
@@ -131,14 +136,42 @@ async def _follow_then_catch_up(
         nursery.start_soon(run_helpers)
         try:
             await follower.follow()
-            if promoted():
-                # Whatever the old primary published before it lost the lease.
+            lease = promoted()
+            if lease is not None:
+                # Whatever the old primary published before it lost the lease; then the
+                # fence, so that it can publish nothing more (if it did meanwhile: again).
                 await follower.follow(catch_up=True)
+                while not await fence_after_catch_up(follower, lease):
+                    await follower.follow(catch_up=True)
                 log.info("standby: promoted at seq %d", follower.stats.applied_seq)
             await follower.unsubscribe()
         finally:
             helpers.cancel()
             follower.snapshotter.close()
+
+
+async def fence_after_catch_up(follower: Follower, lease: Lease) -> bool:
+    """Publish the last row again, expecting the stream to end where the follower has
+    read it: True once it lands (an older primary's next publication is refused); False
+    if the stream moved on meanwhile or NATS did not answer (catch up, then try again)."""
+    assert follower.verifier is not None and follower.reader is not None
+    last = follower.reader.read(follower.verifier.last_seq)
+    if last is None:
+        return True  # an empty stream: the server's own fence goes first
+    msg_id = f"fence-{lease.holder}-{lease.revision}"
+    send = partial(follower.stream.publish, [last], follower.stream_pos, msg_id)
+    try:
+        fenced = await follower.bridge.call(send)
+    except Deposed:
+        log.warning("standby: the stream moved on after the catch-up; catching up again")
+        return False
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        await trio.sleep(WATCH_S)
+        return False
+    log.info("standby: stream fenced at stream seq %d", fenced)
+    return True
 
 
 async def _stop_on(stop: trio.Event, follower: Follower) -> None:
