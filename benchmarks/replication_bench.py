@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -504,6 +505,7 @@ def main() -> int:
             fanout_rounds(server.url, workdir, stream, args)
     finally:
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"load average: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -8,8 +8,12 @@ with ``judge_journal`` against every answer any primary printed: none lost, none
 executed twice, money conserved, full replay with every snapshot digest verified. The
 next cycle swaps roles: the driver runs as primary on the promoted journal (re-sending
 the whole stream, so every earlier answer must come back as stored), and the old primary
-rejoins as the standby (its unacknowledged tail set aside). Shared by the default test
-and ``scripts/failover_campaign.py``.
+rejoins as the standby (its unacknowledged tail set aside). With ``resend_last`` a run
+re-sends only the last that many requests (a long campaign's cycles then cost about the
+same; the final run still answers the whole stream). A promoted standby must hand its
+live state to its server (it says so in its log) rather than recover again. Each run's
+output file is deleted once read (a long campaign's would fill the disk). Shared by the
+default test and ``scripts/failover_campaign.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 
 import attrs
@@ -29,6 +35,8 @@ from tests.harness.crash import Campaign, DriverRun
 from tests.harness.journal_driver import SERIES, series_symbol
 
 DRIVER = str(Path(__file__).with_name("repl_driver.py"))
+# What a promoted standby's server logs when it goes on with the follower's state.
+HANDED_OVER = "took over the live state"
 LIMIT_S = 60.0
 
 
@@ -45,7 +53,10 @@ class FailoverCampaign:
     takeover_s: list[float] = attrs.Factory(list)
     # SIGKILL -> the promoted standby's answer to a first command (``probe``).
     accepted_s: list[float] = attrs.Factory(list)
+    # The standby's own log: lease taken -> its server listening (the promotion itself).
+    promotion_s: list[float] = attrs.Factory(list)
     probe: bool = True
+    resend_last: int | None = None
     campaign: Campaign | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -60,9 +71,12 @@ class FailoverCampaign:
         assert self.campaign is not None
         return self.campaign.problems
 
-    def spawn_primary(self, name: str) -> DriverRun:
+    def spawn_primary(self, name: str, *, resend_all: bool = False) -> DriverRun:
         assert self.campaign is not None
         self.campaign.cycles += 1
+        skip = []
+        if self.resend_last is not None and not resend_all:
+            skip = ["--from-index", str(max(0, self.count - self.resend_last))]
         command = [
             sys.executable,
             DRIVER,
@@ -78,6 +92,7 @@ class FailoverCampaign:
             "4",
             "--snapshot-every",
             "500",
+            *skip,
         ]
         return DriverRun.start(name, self.campaign.cycles, command, self.workdir)
 
@@ -132,7 +147,14 @@ class FailoverCampaign:
             standby.kill()
         if standby.process.returncode != 0:
             self.problems.append(f"{standby.name}: exited {standby.process.returncode}")
+        log = standby.err.read_text()
+        if HANDED_OVER not in log:
+            self.problems.append(f"{standby.name}: its server recovered instead of taking over")
+        promotion = _promotion_s(log)
+        if promotion is not None:
+            self.promotion_s.append(promotion)
         campaign.take_lines(primary.lines, primary.cycle, primary.name)
+        _discard_output(primary, standby)
         check = _judge(campaign, self.standby, primary.name)
         self.failovers += 1
         # Roles swap: the promoted journal is the primary's from now on.
@@ -144,13 +166,14 @@ class FailoverCampaign:
         """A last run on the current primary's journal answers the whole stream once."""
         campaign = self.campaign
         assert campaign is not None
-        run = self.spawn_primary("final")
+        run = self.spawn_primary("final", resend_all=True)
         if not run.wait_for_exit(600):
             self.problems.append("final run did not finish")
         run.kill()
         if run.code != 0:
             self.problems.append(f"final run exited {run.code}: {run.stderr()}")
         campaign.take_lines(run.lines, run.cycle, run.name)
+        _discard_output(run)
         check = _judge(campaign, self.primary, "final")
         answered = {line for line in run.lines if '"seq"' in line}
         if len(answered) != self.count:
@@ -164,6 +187,25 @@ class FailoverCampaign:
             capture_output=True,
             check=False,
         ).returncode
+
+
+def _promotion_s(log: str) -> float | None:
+    """Seconds from the standby's "lease taken" line to its server's listening line."""
+    times: dict[str, datetime] = {}
+    for line in log.splitlines():
+        for mark in ("lease taken by", "hcx listening on"):
+            if mark in line and mark not in times:
+                with suppress(ValueError):
+                    times[mark] = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+    if len(times) < 2:
+        return None
+    return (times["hcx listening on"] - times["lease taken by"]).total_seconds()
+
+
+def _discard_output(*runs: DriverRun) -> None:
+    """Each run's stdout (every answer, read into ``lines`` already); stderr stays."""
+    for run in runs:
+        run.out.unlink(missing_ok=True)
 
 
 def _judge(campaign: Campaign, db: str, name: str):  # type: ignore[no-untyped-def]

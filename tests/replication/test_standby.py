@@ -5,20 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 import trio
 
 from hcx.cli import replay
-from hcx.durability.journal import Row
+from hcx.durability.journal import Journal, Row
 from hcx.durability.records import crc_of
-from hcx.replication.errors import Rejected, unwrap
+from hcx.durability.snapshots import list_snapshots, read_snapshot, snapshot_dir
+from hcx.replication.bridge import AsyncioThread
+from hcx.replication.errors import Deposed, Rejected, unwrap
 from hcx.replication.follower import Follower
+from hcx.replication.lease import Lease
 from hcx.replication.primary import Replicator
-from hcx.replication.standby import follow
+from hcx.replication.standby import connect, fence_after_catch_up, follow
+from hcx.replication.stream import JournalStream
 from hcx.service.config import ServiceConfig
 from tests.harness.journal_driver import stream
 from tests.replication.natsd import NatsServer
-from tests.replication.streamread import journal_rows
+from tests.replication.streamread import journal_rows, stream_rows
 from tests.replication.test_publication import config, run_requests
 
 
@@ -102,3 +107,68 @@ async def test_a_former_primary_sets_its_unpublished_tail_aside(
     assert [p.name for p in asides[1].iterdir()] == [f"{60:020d}.snap"]
     # Set aside whole, never deleted: the copy still holds every record.
     assert journal_rows(str(asides[0])) == rows
+
+
+async def test_a_standbys_snapshots_hold_the_state_and_chain_at_their_seq(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """Taken while the engine is at the row's seq (not at its batch's end), each snapshot
+    carries that seq's chain value and digest, so a restart can start from it."""
+    primary = tmp_path / "primary.db"
+    await run_requests(config(primary, nats_server.url, "sync"), stream(11, 300))
+    standby = attrs.evolve(
+        config(tmp_path / "standby.db", nats_server.url), snapshot_every=37, snapshots_kept=20
+    )
+    await follow_until(standby, 300)
+    paths = list_snapshots(snapshot_dir(standby.db))
+    seqs = sorted(read_snapshot(path)[0].seq for path in paths)
+    # The due ones (every 37th seq) and the final one at the end.
+    assert seqs == [*range(37, 300, 37), 300]
+    journal = Journal(standby.db)
+    try:
+        for path in paths:
+            info, _ = read_snapshot(path)
+            row = journal.read(info.seq)
+            assert row is not None and info.chain == row.chain, info.seq
+    finally:
+        journal.close()
+    # A full replay checks every snapshot's digest against the state at its seq.
+    assert await trio.to_thread.run_sync(lambda: replay(standby.db, verify=True)) == 0
+
+
+async def test_a_promotion_fences_after_what_an_old_primary_appended_late(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """An old primary still alive appends after the promoting standby caught up: the
+    standby's fence is refused, it catches up again (verifying the late rows) and fences
+    after them; the old primary's next publication is then refused."""
+    source = tmp_path / "source.db"
+    await run_requests(config(source, None), stream(14, 60))
+    rows = journal_rows(str(source))
+    old = Replicator([nats_server.url], "hcx", mode="sync")
+    bridge = AsyncioThread("test-standby")
+    js = JournalStream([nats_server.url], "hcx")
+    follower = Follower(config(tmp_path / "standby.db", nats_server.url), bridge, js)
+    try:
+        await old.start(str(tmp_path / "old-primary.db"))
+        await old.publish(rows[:40])
+        await connect(bridge, js)
+        await follower.open()
+        await follower.follow(catch_up=True)
+        assert follower.stats.applied_seq == 40
+        await old.publish(rows[40:50])
+        lease = Lease(bridge, js, "standby-node")
+        assert not await fence_after_catch_up(follower, lease)
+        await follower.follow(catch_up=True)
+        assert follower.stats.applied_seq == 50
+        assert await fence_after_catch_up(follower, lease)
+        with pytest.raises(Deposed):
+            await old.publish(rows[50:])
+        assert journal_rows(str(tmp_path / "standby.db")) == rows[:50]
+        assert stream_rows(nats_server.url) == rows[:50]
+    finally:
+        await follower.unsubscribe()
+        follower.close(final_snapshot=False)
+        await old.aclose()
+        await bridge.call(js.close)
+        bridge.close()

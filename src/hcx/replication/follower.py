@@ -3,7 +3,8 @@
 From its own last seq it reads the stream in order, checks each row with
 ``RecordVerifier`` exactly as ``hcx replay --verify`` does (contiguity, CRC, chain, the
 re-applied command reproducing the record), and appends the verified rows to its own
-journal in one transaction per fetched batch; it snapshots on its own. It keeps the
+journal in one transaction per fetched batch, in a worker thread while it verifies the
+next batch; it snapshots on its own, at the seq the engine is at. It keeps the
 idempotency window of the rows it holds (``stored_result`` answers ``GetOrder`` by
 request id as the primary would). A row that fails
 stops it (``JournalCorrupt`` naming the seq) before anything of it is written. It
@@ -27,7 +28,8 @@ from hcx.durability.errors import JournalCorrupt
 from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal, Row
 from hcx.durability.records import decode_output_object, decode_record
-from hcx.durability.snapshots import snapshot_dir
+from hcx.durability.replay import Recovered
+from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.durability.verify import RecordVerifier
 from hcx.engine import Output
 from hcx.engine.outputs import Result
@@ -42,6 +44,8 @@ from hcx.service.snapshotter import Snapshotter
 
 log = logging.getLogger("hcx.replication")
 FETCH = 512
+IDLE_WAIT_S = 0.2
+EAGER_WAIT_S = 0.02
 
 
 @attrs.define
@@ -77,6 +81,13 @@ class Follower:
         self._unwritten: dict[int, Row] = {}
         self.stop = trio.Event()
         self.caught_up = trio.Event()
+        # The last stream seq taken and applied (or found to hold nothing new).
+        self.stream_pos = 0
+        # Set while the lease looks abandoned (a promotion may come any moment).
+        self.eager = False
+        self._subscription: Any = None
+        # A promoted standby's live state, for ``hcx serve`` (``standby.follow``).
+        self.handed_over: tuple[Recovered, IdempotencyWindow] | None = None
         # Told each applied batch once it is in the journal (the read-only gateway).
         self.publishers: list[Callable[[list[Row], list[Output]], None]] = []
 
@@ -105,58 +116,100 @@ class Follower:
         )
 
     async def follow(self, *, catch_up: bool = False) -> None:
-        """Follow until ``stop`` (or, with ``catch_up``, until the stream's end). Never
-        cancel it: a batch verified and not yet written would leave the engine ahead of
-        the journal. Its snapshotter runs beside it (``snapshotter.run``)."""
-        assert self.verifier is not None
-        subscription: Any = None
-        attempt = 0
-        try:
-            while catch_up or not self.stop.is_set():
+        """Follow until ``stop`` (or, with ``catch_up``, until it has taken every message
+        the stream held when it was called: the stream's last seq is read first, so a
+        standby that holds it already returns at once). A batch is appended to the
+        journal while the next one is verified; it returns once every verified row is
+        in the journal. Never cancel it: a batch verified and not yet written would
+        leave the engine ahead of the journal. Its snapshotter runs beside it
+        (``snapshotter.run``); ``unsubscribe`` ends the subscription, which outlives a
+        call so that a catch-up goes on from it."""
+        batches, to_write = trio.open_memory_channel[tuple[list[Row], list[Output]]](0)
+        failure: Exception | None = None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._write, to_write)
+            # Closed on the way out, however the loop ends: the writer appends what it
+            # was given (the rows verified before a rejected one too), then ends.
+            with batches:
                 try:
-                    if subscription is None:
-                        find = partial(self.stream.find, self.verifier.last_seq)
-                        start = await self.bridge.call(find)
-                        subscription = await self.bridge.call(
-                            partial(self.stream.subscribe_from, start)
-                        )
-                    messages = await self.bridge.call(
-                        partial(self.stream.take, subscription, FETCH, 0.2)
-                    )
-                    if not messages:
-                        last = await self.bridge.call(self._stream_end)
-                        self.stats.stream_seq = last
-                        if last <= self.verifier.last_seq:
-                            self.caught_up.set()
-                            if catch_up:
-                                return
-                        continue
-                    await self._apply(messages)
-                    self._reachable()
-                    attempt = 0
+                    await self._follow(batches, catch_up)
                 except Exception as exc:
-                    if not is_transient(exc):
-                        raise
-                    self._unreachable(exc)
-                    subscription = None
-                    await trio.sleep(min(1.0, 0.05 * 2**attempt))
-                    attempt += 1
-        finally:
-            if subscription is not None:
-                with suppress(Exception):
-                    await self.bridge.call(subscription.unsubscribe)
+                    failure = exc
+        if failure is not None:
+            raise failure
+
+    async def _follow(
+        self, batches: trio.MemorySendChannel[tuple[list[Row], list[Output]]], catch_up: bool
+    ) -> None:
+        assert self.verifier is not None
+        attempt = 0
+        target: int | None = None
+        while catch_up or not self.stop.is_set():
+            try:
+                if catch_up and target is None:
+                    target = await self.bridge.call(self.stream.last_stream_seq)
+                if target is not None and self.stream_pos >= target:
+                    self.caught_up.set()
+                    return
+                if self._subscription is None:
+                    find = partial(self.stream.find, self.verifier.last_seq)
+                    start = await self.bridge.call(find)
+                    self._subscription = await self.bridge.call(
+                        partial(self.stream.subscribe_from, start)
+                    )
+                    # Every message before ``start`` holds only rows already applied.
+                    self.stream_pos = start - 1
+                # Idle waits are short while a promotion is near: the loop must notice
+                # ``stop`` (or reach its catch-up target) at once, not a wait later.
+                wait = EAGER_WAIT_S if catch_up or self.eager else IDLE_WAIT_S
+                messages = await self.bridge.call(
+                    partial(self.stream.take, self._subscription, FETCH, wait)
+                )
+                if not messages:
+                    if not catch_up:
+                        await self._idle()
+                    continue
+                fresh, outputs, rejected = self._verify(messages)
+                if fresh:
+                    await batches.send((fresh, outputs))
+                if rejected is not None:
+                    raise Rejected(rejected.seq, rejected.why) from rejected
+                self._reachable()
+                attempt = 0
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self._unreachable(exc)
+                self._subscription = None
+                await trio.sleep(min(1.0, 0.05 * 2**attempt))
+                attempt += 1
+
+    async def unsubscribe(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            with suppress(Exception):
+                await self.bridge.call(subscription.unsubscribe)
+
+    async def _idle(self) -> None:
+        assert self.verifier is not None
+        last = await self.bridge.call(self._stream_end)
+        self.stats.stream_seq = last
+        if last <= self.verifier.last_seq:
+            self.caught_up.set()
 
     async def _stream_end(self) -> int:
         _, tail = await self.stream.tail()
         return tail[-1].seq if tail else 0
 
-    async def _apply(self, messages: list[object]) -> None:
+    def _verify(
+        self, messages: list[object]
+    ) -> tuple[list[Row], list[Output], JournalCorrupt | None]:
+        """Verify and apply the messages' new rows, in order, up to a rejected one (then
+        returned with the rows before it)."""
         verifier = self.verifier
-        journal = self.journal
         snapshotter = self.snapshotter
         window = self.window
-        assert verifier is not None and journal is not None and snapshotter is not None
-        assert window is not None
+        assert verifier is not None and snapshotter is not None and window is not None
         fresh: list[Row] = []
         outputs: list[Output] = []
         for message in messages:
@@ -168,30 +221,50 @@ class Follower:
                     output = verifier.verify(row.seq, row.ts, row.record, row.crc, row.chain)
                 except JournalCorrupt as exc:
                     # The verified rows before it are kept; the standby stops here.
-                    if fresh:
-                        await trio.to_thread.run_sync(journal.append, fresh)
-                    raise Rejected(exc.seq, exc.why) from exc
+                    return fresh, outputs, exc
                 fresh.append(row)
                 outputs.append(output)
                 # Known at once, like the engine's state: reads see both before the
-                # append below is done (the primary's in-flight entries likewise).
+                # append is done (the primary's in-flight entries likewise).
                 window.add(row.key, row.seq, row.ts)
                 self._unwritten[row.seq] = row
-        if not fresh:
-            return
-        await trio.to_thread.run_sync(journal.append, fresh)
-        now = time.time_ns() // 1_000_000
-        self._unwritten.clear()
-        for row in fresh:
-            snapshotter.due(row.seq, row.chain)
-        for publish in self.publishers:
-            publish(fresh, outputs)
-        if self.stats.observer is not None:
-            self.stats.observer([now - row.ts for row in fresh])
-        self.stats.applied_seq = fresh[-1].seq
-        self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
-        self.stats.lag_ms = now - fresh[-1].ts
-        self.stats.rows += len(fresh)
+                # Now, while the engine is exactly at this seq (as the primary's
+                # sequencer does): the snapshot is of this seq's state and chain.
+                snapshotter.due(row.seq, row.chain)
+            self.stream_pos = max(self.stream_pos, stream_seq)
+        return fresh, outputs, None
+
+    async def _write(
+        self, batches: trio.MemoryReceiveChannel[tuple[list[Row], list[Output]]]
+    ) -> None:
+        """Append each verified batch, then tell the gateway and the lag figures."""
+        journal = self.journal
+        assert journal is not None
+        async with batches:
+            async for fresh, outputs in batches:
+                await trio.to_thread.run_sync(journal.append, fresh)
+                now = time.time_ns() // 1_000_000
+                for row in fresh:
+                    del self._unwritten[row.seq]
+                for publish in self.publishers:
+                    publish(fresh, outputs)
+                if self.stats.observer is not None:
+                    self.stats.observer([now - row.ts for row in fresh])
+                self.stats.applied_seq = fresh[-1].seq
+                self.stats.stream_seq = max(self.stats.stream_seq, fresh[-1].seq)
+                self.stats.lag_ms = now - fresh[-1].ts
+                self.stats.rows += len(fresh)
+
+    def live_state(self) -> tuple[Recovered, IdempotencyWindow]:
+        """The engine and window as verified so far (all of it in the journal): what
+        ``hcx serve`` on this journal would rebuild, handed over instead."""
+        verifier, window = self.verifier, self.window
+        assert verifier is not None and window is not None and not self._unwritten
+        last = verifier.last_seq
+        paths = list_snapshots(snapshot_dir(self.config.db))
+        written = (int(path.stem) for path in paths if path.stem.isdigit())
+        newest = max((seq for seq in written if seq <= last), default=0)
+        return Recovered(verifier.engine, last, verifier.chain, newest, 0, 0.0), window
 
     def stored_result(self, wallet: str, request_id: str) -> Result | None:
         """The result of an earlier request of ``wallet`` still in the window, from this

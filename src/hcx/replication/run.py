@@ -4,7 +4,8 @@ It follows (``standby.follow``) with SIGINT/SIGTERM stopping it cleanly, its lag
 on ``metrics_port`` and a read-only gateway on ``--port`` (``replica``); once promoted,
 the gateway is closed, that metrics endpoint is closed and
 ``hcx serve`` runs on the same journal and settings (its own metrics, the gateway on
-``--port``). It never sequences a command before promotion.
+``--port``), taking the follower's live engine and window instead of reloading them.
+It never sequences a command before promotion.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import trio
@@ -38,36 +40,55 @@ async def run_standby(
 ) -> None:
     stop = trio.Event()
     metrics = Metrics()
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        try:
-            promoted = await _follow(
-                settings, promote_after_ms, promote_now, stop, signals, early_signals, metrics
+    followers: list[Follower] = []
+    # The collector settings of the following outlast it: the server goes on with them.
+    with ExitStack() as tuning:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            try:
+                promoted = await _follow(
+                    settings,
+                    (promote_after_ms, promote_now),
+                    stop,
+                    signals,
+                    early_signals,
+                    metrics,
+                    (followers, tuning),
+                )
+            except BaseExceptionGroup as group:
+                fault = unwrap(group)
+                if fault is group:
+                    raise
+                raise fault from None
+        if promoted and not stop.is_set():
+            state = followers[0].handed_over if followers else None
+            followers.clear()
+            print("hcx standby promoted: serving as primary", flush=True)
+            await serve(
+                settings.service,
+                settings.gateway,
+                metrics_port=settings.metrics_port,
+                state=state,
             )
-        except BaseExceptionGroup as group:
-            fault = unwrap(group)
-            if fault is group:
-                raise
-            raise fault from None
-    if promoted and not stop.is_set():
-        print("hcx standby promoted: serving as primary", flush=True)
-        await serve(settings.service, settings.gateway, metrics_port=settings.metrics_port)
 
 
 async def _follow(
     settings: Settings,
-    promote_after_ms: int | None,
-    promote_now: bool,
+    promotion: tuple[int | None, bool],
     stop: trio.Event,
     signals: AsyncIterator[int],
     early_signals: Sequence[int],
     metrics: Metrics,
+    handover: tuple[list[Follower], ExitStack],
 ) -> bool:
+    promote_after_ms, promote_now = promotion
+    followers, tuning = handover
     server: Any = None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_wait_for_signal, signals, early_signals, stop)
 
         def started(follower: Follower) -> None:
             nonlocal server
+            followers.append(follower)
             nursery.start_soon(sample_replication, follower, metrics)
             replica = ReplicaExchange(settings.service, follower)
             nursery.start_soon(serve_replica, settings.gateway, replica, metrics)
@@ -84,6 +105,8 @@ async def _follow(
                 promote_now=promote_now,
                 stop=stop,
                 on_follower=started,
+                keep_state=True,
+                tuning=tuning,
             )
         finally:
             if server is not None:

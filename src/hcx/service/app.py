@@ -20,6 +20,8 @@ import attrs
 import trio
 
 from hcx import gc_policy
+from hcx.durability.idempotency import IdempotencyWindow
+from hcx.durability.replay import Recovered
 from hcx.replication.attach import open_replication
 from hcx.replication.metrics import sample_replication
 from hcx.service.clock import Clock, WallClock
@@ -77,9 +79,12 @@ async def serve(
     on_ready: Callable[[Running], Any] | None = None,
     handle_signals: bool = True,
     early_signals: Sequence[int] = (),
+    state: tuple[Recovered, IdempotencyWindow] | None = None,
     task_status: Any = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until SIGINT/SIGTERM (``handle_signals``) or ``Running.stop``.
+
+    ``state`` is a promoted standby's live engine and window (``open_exchange``).
 
     Signals are taken over before the journal is replayed, which can take a while: one
     that arrives while starting (or before, noted by the caller in ``early_signals``)
@@ -87,7 +92,7 @@ async def serve(
     """
     ports = (metrics_port, http_port)
     if not handle_signals:
-        await _serve(service, gateway_config, None, (), ports, clock, on_ready, task_status)
+        await _serve(service, gateway_config, None, (), ports, clock, on_ready, state, task_status)
         return
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         await _serve(
@@ -98,6 +103,7 @@ async def serve(
             ports,
             clock,
             on_ready,
+            state,
             task_status,
         )
 
@@ -110,6 +116,7 @@ async def _serve(
     ports: tuple[int | None, int | None],
     clock: Clock | None,
     on_ready: Callable[[Running], Any] | None,
+    state: tuple[Recovered, IdempotencyWindow] | None,
     task_status: Any,
 ) -> None:
     clock = clock or WallClock()
@@ -122,6 +129,7 @@ async def _serve(
             clock=clock,
             stage=replication.stage,
             publishers=replication.publishers,
+            state=state,
         ) as exchange,
     ):
         # After recovery: the recovered state is frozen out of the collector's walks.

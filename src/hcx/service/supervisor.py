@@ -1,6 +1,7 @@
 """The supervisor: one nursery running the sequencer, the writer and the release stage.
 
-``open_exchange`` recovers the engine and the idempotency window (``recovery``), connects
+``open_exchange`` recovers the engine and the idempotency window (``recovery``), or takes
+them live from a promoted standby (``state``), connects
 the tasks with memory channels of the configured capacities and yields an ``Exchange``.
 Leaving the context drains the pipeline (every accepted command is committed and
 answered), writes a final snapshot and closes the journal. A ``DurabilityError`` or
@@ -10,6 +11,7 @@ the error leaves the context as itself. It wires; it never sequences or commits 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -19,8 +21,10 @@ import trio
 
 from hcx.durability.errors import DurabilityError
 from hcx.durability.group_commit import GroupCommitWriter
+from hcx.durability.idempotency import IdempotencyWindow
 from hcx.durability.journal import MEMORY, Journal, Row
 from hcx.durability.poison import poisoned_requests, record_poison
+from hcx.durability.replay import Recovered
 from hcx.durability.snapshots import snapshot_dir
 from hcx.sequencing import EngineFault, SequencingStep
 from hcx.service.checkpoints import checkpoint_loop
@@ -33,6 +37,7 @@ from hcx.service.release import Publisher, Releaser
 from hcx.service.sequencer import Sequencer
 from hcx.service.snapshotter import Snapshotter
 
+log = logging.getLogger("hcx")
 Stage = Callable[
     [trio.MemoryReceiveChannel[list[Entry]], trio.MemorySendChannel[list[Entry]]],
     Awaitable[None],
@@ -60,9 +65,13 @@ async def open_exchange(
     vfs: str | None = None,
     commit_hook: Callable[[Sequence[Row]], None] | None = None,
     stage: Stage | None = None,
+    state: tuple[Recovered, IdempotencyWindow] | None = None,
 ) -> AsyncIterator[Exchange]:
     """``stage``, if given, sits between the writer and the release stage (replication's
-    sync gate): it forwards committed batches, in order, when they may be released."""
+    sync gate): it forwards committed batches, in order, when they may be released.
+    ``state``, if given, is the engine and window a promoted standby built from this
+    very journal (verified row by row): used as they are, instead of reloading the
+    snapshot and rebuilding the window, if the journal ends where they do."""
     config = config or ServiceConfig()
     clock = clock or WallClock()
     in_memory = config.durability == "memory"
@@ -71,7 +80,12 @@ async def open_exchange(
     reader = journal if in_memory else Journal(path, vfs=vfs)
     snapshots = None if in_memory else snapshot_dir(path)
     try:
-        recovered, window = recover_with_window(
+        if state is not None and not _holds(journal, state[0]):
+            log.warning("a handed-over state disagrees with the journal's end: recovering")
+            state = None
+        if state is not None:
+            log.info("took over the live state at seq %d", state[0].last_seq)
+        recovered, window = state or recover_with_window(
             journal, snapshots, config, child_allowed=not in_memory and vfs is None
         )
         engine = recovered.engine
@@ -161,6 +175,11 @@ async def open_exchange(
             reader.close()
         with suppress(apsw.Error):
             journal.close()
+
+
+def _holds(journal: Journal, recovered: Recovered) -> bool:
+    """The journal's last row is the state's last seq, with the state's chain."""
+    return journal.last() == (recovered.last_seq, recovered.chain)
 
 
 async def _in_scope(scope: trio.CancelScope, fn: Callable[..., Any], *args: Any) -> None:
