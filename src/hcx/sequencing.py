@@ -193,10 +193,11 @@ class SequencingStep:
                 f"[{now_ms - self.recv_window_ms}, {now_ms + self.future_ms}]",
             )
         key = self.key_of(wallet, request_id)
+        oldest_ts = now_ms - self.recv_window_ms - self.future_ms
         for seq in self.window.candidates(key):
             entry = self.in_flight.get(seq)
             if entry is None:
-                reply = self._stored_reply(seq, wallet, request_id)
+                reply = self._stored_reply(seq, wallet, request_id, oldest_ts)
                 if reply is not None:
                     return reply
             elif entry.wallet == wallet and entry.request_id == request_id:
@@ -233,22 +234,29 @@ class SequencingStep:
     def stored_result(self, wallet: str, request_id: str) -> Result | None:
         """The result of an earlier request of ``wallet`` (in flight or durable), if it is
         still in the window; for ``GetOrder`` by request id."""
+        oldest_ts = self.last_ts - self.recv_window_ms - self.future_ms
         for seq in self.window.candidates(self.key_of(wallet, request_id)):
             entry = self.in_flight.get(seq)
             if entry is not None:
                 if entry.wallet == wallet and entry.request_id == request_id:
                     return entry.output.result
                 continue
-            reply = self._stored_reply(seq, wallet, request_id)
+            reply = self._stored_reply(seq, wallet, request_id, oldest_ts)
             if reply is not None:
                 return reply.result
         return None
 
-    def _stored_reply(self, seq: int, wallet: str, request_id: str) -> Reply | None:
+    def _stored_reply(self, seq: int, wallet: str, request_id: str, oldest_ts: int) -> Reply | None:
         """The stored result of ``seq`` if it was this very request (a key-hash collision
-        never answers with another request's result). A read, but only repeats pay it."""
+        never answers with another request's result) sequenced at ``oldest_ts`` or later.
+        A true retry always is (its ``ts`` passed the receive window, so its original was
+        sequenced at most window + future ago); an older one is a reused id. Windows keep
+        keys for up to half a window longer, by how their generations fall, and that must
+        not decide the answer: the running server, a restart from a stored or a rebuilt
+        window, and a simulator with or without a file all answer alike. A read, but only
+        repeats pay it."""
         row = self.read_record(seq)
-        if row is None:
+        if row is None or row.ts < oldest_ts:
             return None
         if isinstance(row, Answer):
             if row.wallet != wallet or row.request_id != request_id:

@@ -102,9 +102,15 @@ async def test_a_former_primary_sets_its_unpublished_tail_aside(
     assert follower.stats.applied_seq == 40
     assert journal_rows(str(old)) == rows[:40]
     asides = sorted(p for p in tmp_path.iterdir() if p.name.startswith("old.db.aside-41-"))
-    # The copy, and beside it the snapshots past seq 40 (the final one at 60).
+    # The copy, and beside it the snapshots past seq 40 (the final one at 60) with their
+    # window files: none of them is of the history the standby now follows.
     assert len(asides) == 2 and asides[1].name == asides[0].name + ".snapshots"
-    assert [p.name for p in asides[1].iterdir()] == [f"{60:020d}.snap"]
+    assert sorted(p.name for p in asides[1].iterdir()) == [
+        f"{60:020d}.snap",
+        f"{60:020d}.window",
+    ]
+    live = snapshot_dir(str(old))
+    assert not [p for p in live.iterdir() if p.stem.isdigit() and int(p.stem) > 40]
     # Set aside whole, never deleted: the copy still holds every record.
     assert journal_rows(str(asides[0])) == rows
 

@@ -84,3 +84,55 @@ def test_without_a_file_answers_age_out_of_the_window_as_the_servers_do() -> Non
     recent = alice.place_order(SOON, "buy", "89", "1", request_id=_uuid(4))
     assert alice.place_order(SOON, "buy", "89", "1", request_id=_uuid(4)) == recent
     sim.close()
+
+
+def _reuse_past_the_window(sim: hcx.Simulator, d: SimDriver) -> tuple[Any, Any]:
+    """An id placed, then (after its original is older than window + future: no retry
+    can be that late) about to be used again with a fresh ts; the original's answer and
+    the id."""
+    rid = _uuid(3)
+    alice = d.s["alice"]
+    old = alice.place_order(SOON, "buy", "90", "1", request_id=rid)
+    sim.clock.advance(62_000)  # past 60 s + 1 s, within the window's extra half
+    for n in range(_PRUNE_EVERY):  # the file-less store prunes what aged out
+        alice.cancel_order(10_000_000 + n)
+    return old, rid
+
+
+def _place_again(sim: hcx.Simulator, rid: str) -> Any:
+    return sim.session("alice").place_order(SOON, "buy", "90", "1", request_id=rid)
+
+
+def _windowed(tmp_path: Path, journal: bool) -> tuple[hcx.Simulator, SimDriver]:
+    home = tmp_path / ("file" if journal else "memory")
+    home.mkdir()
+    return _market(home, journal, recv_window_ms=60_000, future_ms=1_000)
+
+
+def test_an_id_reused_past_the_window_is_answered_alike_with_or_without_a_file(
+    tmp_path: Path,
+) -> None:
+    outcomes = {}
+    for journal in (False, True):
+        sim, d = _windowed(tmp_path, journal)
+        old, rid = _reuse_past_the_window(sim, d)
+        again = _place_again(sim, rid)
+        outcomes[journal] = (again == old, sim.digest())
+        sim.close()
+    # A key the window still holds must not decide: neither answers it as a repeat.
+    assert outcomes[False] == outcomes[True]
+    assert outcomes[True][0] is False
+
+
+@pytest.mark.parametrize("journal", [False, True], ids=["memory", "file"])
+def test_a_fork_answers_an_id_reused_past_the_window_as_its_parent_does(
+    tmp_path: Path, journal: bool
+) -> None:
+    sim, d = _windowed(tmp_path, journal)
+    old, rid = _reuse_past_the_window(sim, d)
+    twin = sim.fork()
+    in_twin, in_parent = _place_again(twin, rid), _place_again(sim, rid)
+    assert (in_twin == old, twin.digest()) == (in_parent == old, sim.digest())
+    assert in_parent != old
+    twin.close()
+    sim.close()

@@ -5,8 +5,8 @@ million of them from the journal costs seconds of Python, reading their tables b
 raw arrays a few tens of milliseconds. So whoever writes a snapshot writes the window as
 it stood at the same ``seq`` beside it, in ``<seq>.window``:
 ``MAGIC | seq | chain | the window's own bytes (IdempotencyWindow.write_to) | CRC32``,
-written to a temporary name, fsynced and renamed (the snapshot's directory fsync that
-follows makes the rename durable). Window files are pruned with their snapshots.
+written after the snapshot to a temporary name, fsynced, renamed and the directory
+fsynced. Window files are pruned with their snapshots, and set aside with them.
 
 A window file only saves time and decides nothing: one that is missing, damaged, of
 other parameters, or not of the journal's history at its seq (its chain value differs) is
@@ -55,25 +55,34 @@ def window_path(directory: Path, seq: int) -> Path:
 
 def write_window_file(directory: Path, window: IdempotencyWindow, chain: bytes) -> Path:
     """Write ``window`` (holding the journal's keys up to ``window.last_seq``, whose chain
-    value is ``chain``) atomically; the caller fsyncs the directory afterwards."""
+    value is ``chain``) atomically and durably; a failed write leaves no temporary file."""
     directory.mkdir(parents=True, exist_ok=True)
     seq = window.last_seq
     final = window_path(directory, seq)
     temporary = directory / f".{seq:020d}.{os.getpid()}{SUFFIX}.tmp"
-    with open(temporary, "wb") as handle:
-        crc = 0
+    try:
+        with open(temporary, "wb") as handle:
+            crc = 0
 
-        def write(data: bytes | memoryview) -> None:
-            nonlocal crc
-            crc = zlib.crc32(data, crc)
-            handle.write(data)
+            def write(data: bytes | memoryview) -> None:
+                nonlocal crc
+                crc = zlib.crc32(data, crc)
+                handle.write(data)
 
-        write(MAGIC + _HEADER.pack(seq, chain))
-        window.write_to(write)
-        handle.write(_CRC.pack(crc))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, final)
+            write(MAGIC + _HEADER.pack(seq, chain))
+            window.write_to(write)
+            handle.write(_CRC.pack(crc))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return final
 
 

@@ -107,6 +107,7 @@ class Follower:
             snapshot_dir(db),
             self.config.snapshot_every,
             self.config.snapshots_kept,
+            window=self.window,
         )
         log.info(
             "standby: journal at seq %d (%d replayed after snapshot %d)",

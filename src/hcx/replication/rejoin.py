@@ -18,6 +18,7 @@ from pathlib import Path
 from hcx.durability.backup import backup
 from hcx.durability.journal import Journal
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
+from hcx.durability.window_files import list_windows
 from hcx.replication import wire
 from hcx.replication.bridge import AsyncioThread
 from hcx.replication.stream import JournalStream
@@ -55,7 +56,8 @@ async def set_aside_tail(
     backup(db, aside)
     snapshots = snapshot_dir(db)
     moved = Path(f"{aside}.snapshots")
-    for path in list_snapshots(snapshots) if snapshots.exists() else []:
+    held = [*list_snapshots(snapshots), *list_windows(snapshots)] if snapshots.exists() else []
+    for path in held:
         if path.stem.isdigit() and int(path.stem) > keep:
             moved.mkdir(exist_ok=True)
             path.rename(moved / path.name)

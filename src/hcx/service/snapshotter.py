@@ -35,16 +35,18 @@ def write_snapshot(
     engine: Engine, chain: bytes, directory: Path, window: IdempotencyWindow | None = None
 ) -> Path:
     """The snapshot of ``engine``, and beside it ``window`` if it holds the keys up to the
-    same seq (written first: the snapshot's directory fsync makes both renames durable)."""
+    same seq (written after it: near a full disk the optional file must not cost the
+    snapshot)."""
+    state = engine.snapshot()
+    data = encode_snapshot(state, digest_of(state), chain)
+    path = write_snapshot_file(directory, data, engine.last_seq)
     if window is not None and window.last_seq == engine.last_seq:
         try:
             write_window_file(directory, window, chain)
         except OSError as exc:
-            # Only a saving at the next start: the snapshot matters more.
+            # Only a saving at the next start: a restart rebuilds the window without it.
             log.warning("window file at seq %d not written: %r", engine.last_seq, exc)
-    state = engine.snapshot()
-    data = encode_snapshot(state, digest_of(state), chain)
-    return write_snapshot_file(directory, data, engine.last_seq)
+    return path
 
 
 class Snapshotter:
