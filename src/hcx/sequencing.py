@@ -78,6 +78,11 @@ class Refusal:
 class KeyWindow(Protocol):
     """The window of request keys: ``IdempotencyWindow``, or a simulator's in memory."""
 
+    # What it keeps keys for: the receive window, and the largest ``future_ms`` the
+    # journal was ever run with (a restart may lower the setting, not the reach of a ts).
+    window_ms: int
+    future_ms: int
+
     def add(self, key: int, seq: int, ts_ms: int) -> None: ...
 
     def candidates(self, key: int) -> list[int]: ...
@@ -160,6 +165,11 @@ class SequencingStep:
         self.poisoned = poisoned
         self.records = records
         self.key_of = key_of
+        # How long a true retry can come after its original was sequenced: its ts passed
+        # the receive window, and the original's ts was at most the largest future ahead.
+        self.retry_reach_ms = max(recv_window_ms, window.window_ms) + max(
+            future_ms, window.future_ms
+        )
         # Sequenced commands not yet durable, by seq: repeats join them here.
         self.in_flight: dict[int, JournalEntry] = {}
         self.next_seq = engine.last_seq + 1
@@ -193,7 +203,7 @@ class SequencingStep:
                 f"[{now_ms - self.recv_window_ms}, {now_ms + self.future_ms}]",
             )
         key = self.key_of(wallet, request_id)
-        oldest_ts = now_ms - self.recv_window_ms - self.future_ms
+        oldest_ts = now_ms - self.retry_reach_ms
         for seq in self.window.candidates(key):
             entry = self.in_flight.get(seq)
             if entry is None:
@@ -234,7 +244,7 @@ class SequencingStep:
     def stored_result(self, wallet: str, request_id: str) -> Result | None:
         """The result of an earlier request of ``wallet`` (in flight or durable), if it is
         still in the window; for ``GetOrder`` by request id."""
-        oldest_ts = self.last_ts - self.recv_window_ms - self.future_ms
+        oldest_ts = self.last_ts - self.retry_reach_ms
         for seq in self.window.candidates(self.key_of(wallet, request_id)):
             entry = self.in_flight.get(seq)
             if entry is not None:
@@ -249,10 +259,9 @@ class SequencingStep:
     def _stored_reply(self, seq: int, wallet: str, request_id: str, oldest_ts: int) -> Reply | None:
         """The stored result of ``seq`` if it was this very request (a key-hash collision
         never answers with another request's result) sequenced at ``oldest_ts`` or later.
-        A true retry always is (its ``ts`` passed the receive window, so its original was
-        sequenced at most window + future ago); an older one is a reused id. Windows keep
-        keys for up to half a window longer, by how their generations fall, and that must
-        not decide the answer: the running server, a restart from a stored or a rebuilt
+        A true retry always is (``retry_reach_ms``); an older one is a reused id. Windows
+        keep keys for up to half a window longer, by how their generations fall, and that
+        must not decide the answer: the running server, a restart from a stored or a rebuilt
         window, and a simulator with or without a file all answer alike. A read, but only
         repeats pay it."""
         row = self.read_record(seq)
