@@ -178,3 +178,46 @@ async def test_a_promotion_fences_after_what_an_old_primary_appended_late(
         await old.aclose()
         await bridge.call(js.close)
         bridge.close()
+
+
+@pytest.mark.parametrize("how", ["restart", "retry"])
+async def test_an_old_primary_appends_nothing_after_a_standbys_fence(
+    tmp_path: Path, nats_server: NatsServer, how: str
+) -> None:
+    """The fence repeats the old primary's last row, chain and all. Neither a restart of
+    the old primary on its journal (which reconciles against the stream's end) nor its
+    retry of a publication whose answer it lost may take that row for its own and
+    append its tail after it: it is deposed, and the stream ends at the fence."""
+    source = tmp_path / "source.db"
+    await run_requests(config(source, None), stream(15, 60))
+    rows = journal_rows(str(source))
+    old = Replicator([nats_server.url], "hcx", mode="sync", holder="old-node")
+    bridge = AsyncioThread("test-standby")
+    js = JournalStream([nats_server.url], "hcx")
+    follower = Follower(config(tmp_path / "standby.db", nats_server.url), bridge, js)
+    try:
+        await old.start(str(tmp_path / "old-primary.db"))
+        await old.publish(rows[:40])
+        if how == "retry":
+            # Row 40's answer lost: the old primary still thinks it is unpublished.
+            old.stats.published_seq = 39
+        await connect(bridge, js)
+        await follower.open()
+        await follower.follow(catch_up=True)
+        assert await fence_after_catch_up(follower, Lease(bridge, js, "standby-node"))
+        with pytest.raises(Deposed, match="fenced by node standby-node"):
+            if how == "restart":
+                back = Replicator([nats_server.url], "hcx", mode="sync", holder="old-node")
+                try:
+                    await back.start(str(source))
+                finally:
+                    await back.aclose()
+            else:
+                await old.publish(rows[39:])
+        assert stream_rows(nats_server.url) == rows[:40]
+    finally:
+        await follower.unsubscribe()
+        follower.close(final_snapshot=False)
+        await old.aclose()
+        await bridge.call(js.close)
+        bridge.close()

@@ -38,15 +38,17 @@ async def open_replication(config: ServiceConfig) -> AsyncIterator[Attached]:
     if not config.nats_urls:
         yield Attached()
         return
+    holder = journal_node_id(config.db)
     replicator = Replicator(
         list(config.nats_urls),
         config.venue,
         mode=config.replication,
         replicas=config.nats_replicas,
+        holder=holder,
     )
     try:
         await replicator.start(config.db)
-        lease = Lease(replicator.bridge, replicator.stream, journal_node_id(config.db))
+        lease = Lease(replicator.bridge, replicator.stream, holder)
         if replicator.connected:
             await take_lease(lease, replicator)
         try:

@@ -170,13 +170,6 @@ class Follower:
                     if not catch_up:
                         await self._idle()
                     continue
-                fresh, outputs, rejected = self._verify(messages)
-                if fresh:
-                    await batches.send((fresh, outputs))
-                if rejected is not None:
-                    raise Rejected(rejected.seq, rejected.why) from rejected
-                self._reachable()
-                attempt = 0
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -184,6 +177,16 @@ class Follower:
                 self._subscription = None
                 await trio.sleep(min(1.0, 0.05 * 2**attempt))
                 attempt += 1
+                continue
+            # Outside the retry: once rows are applied they must reach the writer, so a
+            # fault here stops the standby rather than resubscribing past unwritten rows.
+            fresh, outputs, rejected = self._verify(messages)
+            if fresh:
+                await batches.send((fresh, outputs))
+            if rejected is not None:
+                raise Rejected(rejected.seq, rejected.why) from rejected
+            self._reachable()
+            attempt = 0
 
     async def unsubscribe(self) -> None:
         subscription, self._subscription = self._subscription, None

@@ -63,8 +63,11 @@ class Replicator:
         connect_wait_s: float = 10.0,
         replicas: int = 1,
         max_held_rows: int = 4096,
+        holder: str | None = None,
     ) -> None:
         self.max_held_rows = max_held_rows
+        # This node's lease holder id: its own fence never deposes it (None: any does).
+        self.holder = holder
         self.bridge = AsyncioThread()
         self.stream = JournalStream(urls, venue, replicas=replicas)
         self.mode = mode
@@ -116,6 +119,7 @@ class Replicator:
             await self.bridge.call(stream.connect)
         await self.bridge.call(stream.ensure_stream)
         last_stream_seq, tail = await self.bridge.call(stream.tail)
+        await self._refuse_anothers_fence(last_stream_seq)
         self.expected_last = last_stream_seq
         # Read-only once it exists: while serving, this is a second connection.
         journal = Journal(db, readonly=Path(db).exists())
@@ -203,10 +207,26 @@ class Replicator:
         if self._last_row is None:
             return
         send = partial(
-            self.stream.publish, [self._last_row], self.expected_last, f"fence-{holder}-{revision}"
+            self.stream.publish,
+            [self._last_row],
+            self.expected_last,
+            wire.fence_id(holder, revision),
         )
         self.expected_last = await self.bridge.call(send)
         log.info("replication: stream fenced at stream seq %d", self.expected_last)
+
+    async def _refuse_anothers_fence(self, stream_seq: int) -> None:
+        """``Deposed`` if the stream ends with another holder's fence: a standby took
+        over at that row, and this node's rows after it belong to no one's history
+        (it rejoins with ``hcx standby``, which sets them aside)."""
+        if stream_seq == 0:
+            return
+        holder = await self.bridge.call(partial(self.stream.fenced_by, stream_seq))
+        if holder is not None and holder != self.holder:
+            raise Deposed(
+                f"the stream was fenced by node {holder} (stream seq {stream_seq}): "
+                "another primary took over; rejoin as a standby"
+            )
 
     async def _landed_already(self, piece: list[Row]) -> bool:
         """After a fencing refusal: did an earlier attempt of ours land (its answer lost
@@ -215,6 +235,8 @@ class Replicator:
         last_stream_seq, tail = await self.bridge.call(self.stream.tail)
         if not tail:
             return False
+        # A fence repeats a row of ours, chain and all: it is another's, never ours.
+        await self._refuse_anothers_fence(last_stream_seq)
         last = tail[-1]
         mine = {row.seq: row for row in piece}.get(last.seq)
         if mine is None or mine.chain != last.chain or last.seq <= self.stats.published_seq:

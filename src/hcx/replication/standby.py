@@ -24,6 +24,7 @@ from typing import Any
 import trio
 
 from hcx import gc_policy
+from hcx.replication import wire
 from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import Deposed, unwrap
 from hcx.replication.follower import Follower
@@ -158,7 +159,7 @@ async def fence_after_catch_up(follower: Follower, lease: Lease) -> bool:
     last = follower.reader.read(follower.verifier.last_seq)
     if last is None:
         return True  # an empty stream: the server's own fence goes first
-    msg_id = f"fence-{lease.holder}-{lease.revision}"
+    msg_id = wire.fence_id(lease.holder, lease.revision)
     send = partial(follower.stream.publish, [last], follower.stream_pos, msg_id)
     try:
         fenced = await follower.bridge.call(send)

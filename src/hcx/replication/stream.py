@@ -99,6 +99,11 @@ class JournalStream:
         first, last = wire.seq_range(stream_seq, raw.headers)
         return first, last, bytes(raw.data or b"")
 
+    async def fenced_by(self, stream_seq: int) -> str | None:
+        """The holder whose fence message ``stream_seq`` is; None if it holds rows."""
+        raw = await self.js.get_msg(self.name, seq=stream_seq)
+        return wire.fence_holder(raw.headers)
+
     async def tail(self) -> tuple[int, list[Row]]:
         """(last stream seq, rows of the last message); (0, []) for an empty stream."""
         last = await self.last_stream_seq()

@@ -112,6 +112,23 @@ def split(rows: Sequence[Row], limit: int = MAX_MESSAGE_BYTES) -> Iterator[list[
         yield piece
 
 
+FENCE_PREFIX = "fence-"
+
+
+def fence_id(holder: str, revision: int) -> str:
+    """The message id of a fence: a new lease holder's first message, which repeats the
+    stream's last row (the id also deduplicates a fence re-sent after a lost answer)."""
+    return f"{FENCE_PREFIX}{holder}-{revision}"
+
+
+def fence_holder(values: Mapping[str, str] | None) -> str | None:
+    """The holder that wrote a message as its fence, from its headers; None for rows."""
+    msg_id = (values or {}).get(MSG_ID, "")
+    if not msg_id.startswith(FENCE_PREFIX):
+        return None
+    return msg_id[len(FENCE_PREFIX) :].rpartition("-")[0]
+
+
 def headers(
     rows: Sequence[Row], expected_last: int | None, msg_id: str | None = None
 ) -> dict[str, str]:

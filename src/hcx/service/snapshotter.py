@@ -74,7 +74,13 @@ class Snapshotter:
         """Called by the sequencer after applying ``seq``."""
         if seq % self.every:
             return
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            # A snapshot only shortens the next start: a machine out of processes or
+            # memory for the moment skips this one rather than stopping the sequencer.
+            log.warning("snapshot at seq %d skipped: fork failed: %r", seq, exc)
+            return
         if pid == 0:  # the child: write and leave without running any parent cleanup
             code = 0
             try:
