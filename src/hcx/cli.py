@@ -284,7 +284,7 @@ def serve(args: argparse.Namespace) -> int:
     except ReplicationFault as exc:
         return replication_exit(f"hcx {args.command}", exc)
     except DurabilityError as exc:
-        print(f"hcx serve: durability fault, stopped: {exc}", file=sys.stderr)
+        print(f"hcx {args.command}: durability fault, stopped: {exc}", file=sys.stderr)
         return EXIT_DURABILITY
     except EngineFault as exc:
         print(f"hcx serve: engine fault, stopped: {exc}", file=sys.stderr)

@@ -69,6 +69,14 @@ def tuned(young_threshold: int = YOUNG_THRESHOLD) -> Iterator[None]:
             gc.unfreeze()
 
 
+def freeze_now() -> None:
+    """Freeze what exists now, with no collection first: a state built up under an open
+    ``tuned`` block (a standby's, handed to the server at its promotion) leaves the full
+    collections as ``tuned`` left the state it froze, and the moment it is called at
+    (a failover) is not stalled by a collection over all of it."""
+    gc.freeze()
+
+
 def settle(young_threshold: int = YOUNG_THRESHOLD) -> None:
     """Collect, freeze what exists now, and collect the young generation no more often
     than every ``young_threshold`` allocations, for the rest of the process (no block

@@ -36,8 +36,12 @@ class Rejected(ReplicationFault):
 
 
 def unwrap(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The replication fault inside trio's exception groups, else the group itself."""
-    matched, _ = group.split(ReplicationFault)
+    """The replication fault inside trio's exception groups, else the durability fault
+    (a standby's journal writer), else the group itself: the CLI names either with its
+    own exit code."""
+    matched: BaseExceptionGroup[BaseException] | None = group.split(ReplicationFault)[0]
+    if matched is None:
+        matched = group.split(DurabilityError)[0]
     if matched is None:
         return group
     leaf: BaseException = matched

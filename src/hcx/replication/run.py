@@ -19,6 +19,7 @@ from typing import Any
 import trio
 from prometheus_client import start_http_server
 
+from hcx import gc_policy
 from hcx.replication.errors import unwrap
 from hcx.replication.follower import Follower
 from hcx.replication.metrics import sample_replication
@@ -62,6 +63,8 @@ async def run_standby(
         if promoted and not stop.is_set():
             state = followers[0].handed_over if followers else None
             followers.clear()
+            # The server's own ``tuned`` nests inside the following's and freezes nothing.
+            gc_policy.freeze_now()
             print("hcx standby promoted: serving as primary", flush=True)
             await serve(
                 settings.service,
