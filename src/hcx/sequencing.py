@@ -88,6 +88,13 @@ class KeyWindow(Protocol):
     def candidates(self, key: int) -> list[int]: ...
 
 
+def retry_reach_ms(recv_window_ms: int, future_ms: int, window: KeyWindow) -> int:
+    """How long after its original was sequenced a true retry can come: its ts passed the
+    receive window, and the original's ts was at most the largest future ahead. A stored
+    command older than that is never a retry's original (an id reused)."""
+    return max(recv_window_ms, window.window_ms) + max(future_ms, window.future_ms)
+
+
 class Waiter(Protocol):
     def resolve(self, answer: Any) -> None: ...
 
@@ -165,11 +172,7 @@ class SequencingStep:
         self.poisoned = poisoned
         self.records = records
         self.key_of = key_of
-        # How long a true retry can come after its original was sequenced: its ts passed
-        # the receive window, and the original's ts was at most the largest future ahead.
-        self.retry_reach_ms = max(recv_window_ms, window.window_ms) + max(
-            future_ms, window.future_ms
-        )
+        self.retry_reach_ms = retry_reach_ms(recv_window_ms, future_ms, window)
         # Sequenced commands not yet durable, by seq: repeats join them here.
         self.in_flight: dict[int, JournalEntry] = {}
         self.next_seq = engine.last_seq + 1

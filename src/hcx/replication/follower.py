@@ -38,6 +38,7 @@ from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import Rejected
 from hcx.replication.rejoin import set_aside_tail
 from hcx.replication.stream import JournalStream, is_transient
+from hcx.sequencing import retry_reach_ms
 from hcx.service.config import ServiceConfig
 from hcx.service.recovery import recover_with_window
 from hcx.service.snapshotter import Snapshotter
@@ -79,6 +80,8 @@ class Follower:
         self.reader: Journal | None = None
         # Verified rows (engine and window have them) until the journal holds them too.
         self._unwritten: dict[int, Row] = {}
+        # The last verified row's ts: the standby's "now" for the retry reach.
+        self._last_ts = 0
         self.stop = trio.Event()
         self.caught_up = trio.Event()
         # The last stream seq taken and applied (or found to hold nothing new).
@@ -100,6 +103,8 @@ class Follower:
             journal, snapshot_dir(db), self.config, child_allowed=True
         )
         self.reader = Journal(db, readonly=True)
+        last_row = journal.read(recovered.last_seq) if recovered.last_seq else None
+        self._last_ts = last_row.ts if last_row is not None else 0
         self.verifier = RecordVerifier(recovered.engine, recovered.chain, recovered.last_seq)
         self.stats.applied_seq = recovered.last_seq
         self.snapshotter = Snapshotter(
@@ -231,6 +236,7 @@ class Follower:
                 # Known at once, like the engine's state: reads see both before the
                 # append is done (the primary's in-flight entries likewise).
                 window.add(row.key, row.seq, row.ts)
+                self._last_ts = row.ts
                 self._unwritten[row.seq] = row
                 # Now, while the engine is exactly at this seq (as the primary's
                 # sequencer does): the snapshot is of this seq's state and chain.
@@ -275,9 +281,12 @@ class Follower:
         journal (what the primary's ``SequencingStep.stored_result`` answers)."""
         if self.window is None or self.reader is None:
             return None
+        # As the primary's step answers: never from a command older than a retry's reach.
+        reach = retry_reach_ms(self.config.recv_window_ms, self.config.future_ms, self.window)
+        oldest_ts = self._last_ts - reach
         for seq in self.window.candidates(request_key(wallet, request_id)):
             row = self._unwritten.get(seq) or self.reader.read(seq)
-            if row is None:
+            if row is None or row.ts < oldest_ts:
                 continue
             record = decode_record(row.record)
             # A key-hash collision never answers with another request's result.
