@@ -136,3 +136,29 @@ def test_a_fork_answers_an_id_reused_past_the_window_as_its_parent_does(
     assert in_parent != old
     twin.close()
     sim.close()
+
+
+def test_a_retry_reaches_its_original_across_a_lowered_future_ms_in_a_fork_too(
+    tmp_path: Path,
+) -> None:
+    """A journal run with future_ms 5 s, continued with 1 s: a true retry of a request
+    stamped 5 s ahead, 64 s later, is still answered from its original by the reopened
+    simulator and by its fork (which keeps answers for as long as a retry can reach)."""
+    path = str(tmp_path / "sim.db")
+    sim = hcx.Simulator(clock=hcx.SimClock(START_MS), seed=1, journal=path, future_ms=5_000)
+    d = SimDriver(sim)
+    d.one("setup", ())
+    sent_at = sim.clock.now_ms()
+    rid = _uuid(77)
+    original = d.s["alice"].place_order(SOON, "buy", "90", "1", request_id=rid, ts=sent_at + 5_000)
+    sim.close()
+    sim = hcx.Simulator(clock=hcx.SimClock(sent_at + 64_000), seed=1, journal=path, future_ms=1_000)
+    sim.session("bob").cancel_order(123_456)  # the journal's time is now
+    twin = sim.fork()
+    retried = [
+        s.session("alice").place_order(SOON, "buy", "90", "1", request_id=rid, ts=sent_at + 5_000)
+        for s in (twin, sim)
+    ]
+    assert retried == [original, original]
+    twin.close()
+    sim.close()

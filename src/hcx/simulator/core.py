@@ -51,6 +51,7 @@ from hcx.sequencing import (
     Reply,
     SequencingStep,
     memory_key,
+    retry_reach_ms,
 )
 from hcx.service.clock import Clock, SimClock
 from hcx.service.config import ServiceConfig
@@ -97,7 +98,6 @@ class Simulator:
         self.path = None if journal is None else str(journal)
         self._settings = (commit_every, recv_window_ms, future_ms, rfq_ttl_ms)
         config = engine or EngineConfig()
-        keep_ms = recv_window_ms + future_ms
         file: Journal | None = None
         poisoned: frozenset[tuple[str, str]] = frozenset()
         trade_history = TradeHistory()
@@ -121,6 +121,9 @@ class Simulator:
                 raise
             engine_, chain = recovered.engine, recovered.chain
             trade_history = TradeHistory.load(file)
+        # Answers (or rows) are kept for as long as a true retry can reach them: a
+        # continued journal may have run with a larger future_ms than this run's.
+        keep_ms = retry_reach_ms(recv_window_ms, future_ms, window)
         self.store = RowStore(
             file, engine_.last_seq + 1, commit_every=commit_every, keep_ms=keep_ms
         )
@@ -402,7 +405,7 @@ class Simulator:
         twin.seed, twin.path, twin._settings = self.seed, None, self._settings
         engine = Engine.restore(self.engine.snapshot())
         window = _copy_window(self.step.window)
-        keep_ms = recv_window_ms + future_ms
+        keep_ms = self.step.retry_reach_ms
         rows = self.store.recent(self.step.last_ts - keep_ms)
         twin.store = RowStore.holding(rows, self.step.next_seq, keep_ms)
         twin.step = SequencingStep(
