@@ -3,6 +3,8 @@ at its seq with nothing of it written; a former primary's unpublished tail is se
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import attrs
@@ -142,6 +144,30 @@ async def test_a_standbys_snapshots_hold_the_state_and_chain_at_their_seq(
     assert await trio.to_thread.run_sync(lambda: replay(standby.db, verify=True)) == 0
 
 
+@asynccontextmanager
+async def old_primary_and_standby(
+    tmp_path: Path, url: str, rows: list[Row], published: int
+) -> AsyncIterator[tuple[Replicator, Follower]]:
+    """An old primary (holder ``old-node``) that published ``rows[:published]``, and a
+    standby follower connected to the same stream, not yet following; both closed after."""
+    old = Replicator([url], "hcx", mode="sync", holder="old-node")
+    bridge = AsyncioThread("test-standby")
+    js = JournalStream([url], "hcx")
+    follower = Follower(config(tmp_path / "standby.db", url), bridge, js)
+    try:
+        await old.start(str(tmp_path / "old-primary.db"))
+        await old.publish(rows[:published])
+        await connect(bridge, js)
+        await follower.open()
+        yield old, follower
+    finally:
+        await follower.unsubscribe()
+        follower.close(final_snapshot=False)
+        await old.aclose()
+        await bridge.call(js.close)
+        bridge.close()
+
+
 async def test_a_promotion_fences_after_what_an_old_primary_appended_late(
     tmp_path: Path, nats_server: NatsServer
 ) -> None:
@@ -151,19 +177,11 @@ async def test_a_promotion_fences_after_what_an_old_primary_appended_late(
     source = tmp_path / "source.db"
     await run_requests(config(source, None), stream(14, 60))
     rows = journal_rows(str(source))
-    old = Replicator([nats_server.url], "hcx", mode="sync")
-    bridge = AsyncioThread("test-standby")
-    js = JournalStream([nats_server.url], "hcx")
-    follower = Follower(config(tmp_path / "standby.db", nats_server.url), bridge, js)
-    try:
-        await old.start(str(tmp_path / "old-primary.db"))
-        await old.publish(rows[:40])
-        await connect(bridge, js)
-        await follower.open()
+    async with old_primary_and_standby(tmp_path, nats_server.url, rows, 40) as (old, follower):
         await follower.follow(catch_up=True)
         assert follower.stats.applied_seq == 40
         await old.publish(rows[40:50])
-        lease = Lease(bridge, js, "standby-node")
+        lease = Lease(follower.bridge, follower.stream, "standby-node")
         assert not await fence_after_catch_up(follower, lease)
         await follower.follow(catch_up=True)
         assert follower.stats.applied_seq == 50
@@ -172,12 +190,6 @@ async def test_a_promotion_fences_after_what_an_old_primary_appended_late(
             await old.publish(rows[50:])
         assert journal_rows(str(tmp_path / "standby.db")) == rows[:50]
         assert stream_rows(nats_server.url) == rows[:50]
-    finally:
-        await follower.unsubscribe()
-        follower.close(final_snapshot=False)
-        await old.aclose()
-        await bridge.call(js.close)
-        bridge.close()
 
 
 @pytest.mark.parametrize("how", ["restart", "retry"])
@@ -191,20 +203,13 @@ async def test_an_old_primary_appends_nothing_after_a_standbys_fence(
     source = tmp_path / "source.db"
     await run_requests(config(source, None), stream(15, 60))
     rows = journal_rows(str(source))
-    old = Replicator([nats_server.url], "hcx", mode="sync", holder="old-node")
-    bridge = AsyncioThread("test-standby")
-    js = JournalStream([nats_server.url], "hcx")
-    follower = Follower(config(tmp_path / "standby.db", nats_server.url), bridge, js)
-    try:
-        await old.start(str(tmp_path / "old-primary.db"))
-        await old.publish(rows[:40])
+    async with old_primary_and_standby(tmp_path, nats_server.url, rows, 40) as (old, follower):
         if how == "retry":
             # Row 40's answer lost: the old primary still thinks it is unpublished.
             old.stats.published_seq = 39
-        await connect(bridge, js)
-        await follower.open()
         await follower.follow(catch_up=True)
-        assert await fence_after_catch_up(follower, Lease(bridge, js, "standby-node"))
+        lease = Lease(follower.bridge, follower.stream, "standby-node")
+        assert await fence_after_catch_up(follower, lease)
         with pytest.raises(Deposed, match="fenced by node standby-node"):
             if how == "restart":
                 back = Replicator([nats_server.url], "hcx", mode="sync", holder="old-node")
@@ -215,9 +220,3 @@ async def test_an_old_primary_appends_nothing_after_a_standbys_fence(
             else:
                 await old.publish(rows[39:])
         assert stream_rows(nats_server.url) == rows[:40]
-    finally:
-        await follower.unsubscribe()
-        follower.close(final_snapshot=False)
-        await old.aclose()
-        await bridge.call(js.close)
-        bridge.close()
