@@ -77,28 +77,28 @@ class Sequencer:
             await committed.wait()
 
     def _sequence(self, items: list[Submission | QueryItem], entries: list[Entry]) -> None:
+        # Bound once per list, not looked up per command: this loop is the hot path.
         step = self.step
+        sequence = step.sequence
+        now_ms = self.clock.now_ms
+        on_applied = self.on_applied
+        append = entries.append
         for item in items:
             if isinstance(item, QueryItem):
-                entries.append(QueryEntry(item.read(step.engine), item.waiter))
+                append(QueryEntry(item.read(step.engine), item.waiter))
                 continue
-            decision = step.sequence(
-                item.wallet,
-                item.request_id,
-                item.client_ts,
-                item.command,
-                self.clock.now_ms(),
-                item.waiter,
+            decision = sequence(
+                item.wallet, item.request_id, item.client_ts, item.command, now_ms(), item.waiter
             )
             if type(decision) is JournalEntry:
-                entries.append(decision)
-                if self.on_applied is not None:
-                    self.on_applied(decision.seq, decision.chain)
+                append(decision)
+                if on_applied is not None:
+                    on_applied(decision.seq, decision.row.chain)
             elif type(decision) is Joined:
                 decision.entry.waiters.append(item.waiter)
             elif type(decision) is RefusedEarly:
                 # Released in order like a read: it reflects state that must be durable.
-                entries.append(QueryEntry(decision.reply, item.waiter))
+                append(QueryEntry(decision.reply, item.waiter))
             elif type(decision) is Reply:
                 # The original is durable already: its stored result, at once.
                 item.waiter.resolve(decision)
