@@ -88,6 +88,25 @@ class KeyWindow(Protocol):
     def candidates(self, key: int) -> list[int]: ...
 
 
+def stored_answer(
+    row: Row | Answer | None, wallet: str, request_id: str, oldest_ts: int
+) -> Result | None:
+    """The result ``row`` holds if it is this very request (a key-hash collision never
+    answers with another request's result) and was sequenced at ``oldest_ts`` or later;
+    the one test of a candidate, for the step and for a standby's reads."""
+    if row is None or row.ts < oldest_ts:
+        return None
+    if isinstance(row, Answer):
+        if row.wallet != wallet or row.request_id != request_id:
+            return None
+        return row.result
+    record = decode_record(row.record)
+    if record.wallet != wallet or record.request_id != request_id:
+        return None
+    result: Result = decode_output_object(record.result)
+    return result
+
+
 def retry_reach_ms(recv_window_ms: int, future_ms: int, window: KeyWindow) -> int:
     """How long after its original was sequenced a true retry can come: its ts passed the
     receive window, and the original's ts was at most the largest future ahead. A stored
@@ -267,14 +286,5 @@ class SequencingStep:
         must not decide the answer: the running server, a restart from a stored or a rebuilt
         window, and a simulator with or without a file all answer alike. A read, but only
         repeats pay it."""
-        row = self.read_record(seq)
-        if row is None or row.ts < oldest_ts:
-            return None
-        if isinstance(row, Answer):
-            if row.wallet != wallet or row.request_id != request_id:
-                return None
-            return Reply(seq, row.result)
-        record = decode_record(row.record)
-        if record.wallet != wallet or record.request_id != request_id:
-            return None
-        return Reply(seq, decode_output_object(record.result))
+        result = stored_answer(self.read_record(seq), wallet, request_id, oldest_ts)
+        return None if result is None else Reply(seq, result)

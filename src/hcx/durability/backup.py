@@ -13,6 +13,8 @@ from pathlib import Path
 
 import apsw
 
+from hcx.durability.fsync import fsync_directory
+
 PAGES_PER_STEP = 1_024
 
 
@@ -38,9 +40,5 @@ def backup(source: str, target: str) -> int:
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, destination)
-    directory = os.open(destination.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(destination.parent)
     return int(pages)

@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 import cbor2
 
+from hcx.durability.fsync import fsync_directory
 from hcx.durability.window_files import list_windows
 from hcx.engine import Engine
 
@@ -67,16 +68,8 @@ def write_snapshot_file(directory: Path, data: bytes, seq: int) -> Path:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, final)
-    _fsync_dir(directory)
+    fsync_directory(directory)
     return final
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_snapshot(path: Path) -> tuple[SnapshotInfo, dict[str, Any]]:

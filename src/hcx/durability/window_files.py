@@ -25,6 +25,7 @@ from pathlib import Path
 
 import attrs
 
+from hcx.durability.fsync import fsync_directory
 from hcx.durability.idempotency import IdempotencyWindow
 
 log = logging.getLogger("hcx.window")
@@ -78,11 +79,7 @@ def write_window_file(directory: Path, window: IdempotencyWindow, chain: bytes) 
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_directory(directory)
     return final
 
 

@@ -27,7 +27,6 @@ import trio
 from hcx.durability.errors import JournalCorrupt
 from hcx.durability.idempotency import IdempotencyWindow, request_key
 from hcx.durability.journal import Journal, Row
-from hcx.durability.records import decode_output_object, decode_record
 from hcx.durability.replay import Recovered
 from hcx.durability.snapshots import list_snapshots, snapshot_dir
 from hcx.durability.verify import RecordVerifier
@@ -38,7 +37,7 @@ from hcx.replication.bridge import AsyncioThread
 from hcx.replication.errors import Rejected
 from hcx.replication.rejoin import set_aside_tail
 from hcx.replication.stream import JournalStream, is_transient
-from hcx.sequencing import retry_reach_ms
+from hcx.sequencing import retry_reach_ms, stored_answer
 from hcx.service.config import ServiceConfig
 from hcx.service.recovery import recover_with_window
 from hcx.service.snapshotter import Snapshotter
@@ -286,12 +285,8 @@ class Follower:
         oldest_ts = self._last_ts - reach
         for seq in self.window.candidates(request_key(wallet, request_id)):
             row = self._unwritten.get(seq) or self.reader.read(seq)
-            if row is None or row.ts < oldest_ts:
-                continue
-            record = decode_record(row.record)
-            # A key-hash collision never answers with another request's result.
-            if record.wallet == wallet and record.request_id == request_id:
-                result: Result = decode_output_object(record.result)
+            result = stored_answer(row, wallet, request_id, oldest_ts)
+            if result is not None:
                 return result
         return None
 
